@@ -1,0 +1,72 @@
+//! In-process job queue for embedded mode: a bounded multi-consumer channel.
+//! A requeued job goes to the back of the channel, as on a real broker.
+
+use async_trait::async_trait;
+use rapport_common::plan::JobEnvelope;
+
+use crate::queue::{Acker, Delivery, JobQueue};
+use crate::BackendError;
+
+/// A bounded in-process queue; clones share it.
+#[derive(Clone)]
+pub struct MemoryQueue {
+    tx: async_channel::Sender<(JobEnvelope, u32)>,
+    rx: async_channel::Receiver<(JobEnvelope, u32)>,
+}
+
+impl MemoryQueue {
+    /// A queue holding at most `capacity` waiting jobs (publishers wait beyond).
+    pub fn new(capacity: usize) -> MemoryQueue {
+        let (tx, rx) = async_channel::bounded(capacity.max(1));
+        MemoryQueue { tx, rx }
+    }
+
+    /// Closes the queue: consumers get `None` once it is empty.
+    pub fn close(&self) {
+        self.tx.close();
+    }
+}
+
+struct MemoryAcker {
+    envelope: JobEnvelope,
+    redeliveries: u32,
+    tx: async_channel::Sender<(JobEnvelope, u32)>,
+}
+
+#[async_trait]
+impl Acker for MemoryAcker {
+    async fn ack(self: Box<Self>) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError> {
+        if requeue {
+            self.tx
+                .send((self.envelope, self.redeliveries + 1))
+                .await
+                .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl JobQueue for MemoryQueue {
+    async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
+        for job in jobs {
+            self.tx.send((job, 0)).await.map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
+        }
+        Ok(())
+    }
+
+    async fn next(&self) -> Result<Option<Delivery>, BackendError> {
+        match self.rx.recv().await {
+            Ok((envelope, redeliveries)) => Ok(Some(Delivery {
+                envelope: Ok(envelope.clone()),
+                redeliveries,
+                acker: Box::new(MemoryAcker { envelope, redeliveries, tx: self.tx.clone() }),
+            })),
+            Err(_) => Ok(None),
+        }
+    }
+}

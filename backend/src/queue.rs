@@ -1,0 +1,35 @@
+//! The job queue: the coordinator publishes a phase's jobs, workers take
+//! them one delivery at a time and ack only after the job's effects are stored.
+
+use async_trait::async_trait;
+use rapport_common::plan::JobEnvelope;
+
+use crate::BackendError;
+
+/// How a delivery is settled.
+#[async_trait]
+pub trait Acker: Send {
+    /// The job's effects are stored: remove it from the queue.
+    async fn ack(self: Box<Self>) -> Result<(), BackendError>;
+    /// Give the job back (`requeue`) or drop it to the dead-letter queue.
+    async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError>;
+}
+
+/// One job taken from the queue.
+pub struct Delivery {
+    /// The job message, decoded.
+    pub envelope: Result<JobEnvelope, String>,
+    /// How often it was delivered before (0 the first time), where known.
+    pub redeliveries: u32,
+    /// Settles the delivery.
+    pub acker: Box<dyn Acker>,
+}
+
+/// A queue of jobs shared by the coordinator and any number of workers.
+#[async_trait]
+pub trait JobQueue: Send + Sync {
+    /// Publishes jobs durably (returns once the queue has them).
+    async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError>;
+    /// Waits for the next delivery; `None` once the queue is closed.
+    async fn next(&self) -> Result<Option<Delivery>, BackendError>;
+}

@@ -1,0 +1,68 @@
+//! `rapport run`: the coordinator, workers and reducer in one process, over
+//! the in-process queue and store, staging in a temporary folder.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rapport_backend::Backends;
+use rapport_common::report::RunReport;
+use rapport_coordinator::planner::new_run_id;
+use rapport_coordinator::{execute_run, load_tenant, plan_run, PlanOptions};
+use rapport_worker::{run_worker, WorkerOptions};
+use tokio_util::sync::CancellationToken;
+
+use crate::args::RunArgs;
+use crate::exit::CliError;
+use crate::progress::TerminalProgress;
+
+/// Jobs the in-process queue holds before publishing waits.
+const QUEUE_CAPACITY: usize = 4096;
+
+/// Runs `rapport run`.
+pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
+    let options = PlanOptions {
+        shard_bytes: args.shard_bytes,
+        key_partitions: args.key_partitions,
+        account_partitions: args.account_partitions,
+    };
+    let report = run_embedded(&args.config, &args.out, args.workers, options).await?;
+    eprintln!(
+        "rapport: {} rows for {} accounts from {} records ({} rejected) in {:.1} s -> {}",
+        report.rows,
+        report.accounts,
+        report.records,
+        report.rejected,
+        report.total_seconds,
+        args.out.display()
+    );
+    Ok(())
+}
+
+/// Loads the tenant and runs it embedded; returns the report.
+pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, options: PlanOptions) -> Result<RunReport, CliError> {
+    let tenant = load_tenant(config)?;
+    std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: cannot create output folder: {e}", out.display())))?;
+    let staging = tempfile::Builder::new()
+        .prefix(".rapport-staging-")
+        .tempdir_in(out)
+        .map_err(|e| CliError::Usage(format!("{}: cannot create staging folder: {e}", out.display())))?;
+    let backends = Backends::in_process(staging.path().to_path_buf(), QUEUE_CAPACITY);
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(run_worker(backends.clone(), WorkerOptions { concurrency: workers }, shutdown.clone()));
+
+    let run_id = new_run_id();
+    let ctx = plan_run(&run_id, &tenant, options);
+    let progress = TerminalProgress::new();
+    let ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            ctrl_c.cancel();
+        }
+    });
+    let outcome = execute_run(&backends, &tenant, &ctx, out, "embedded", &progress, &shutdown).await;
+    progress.finish();
+    shutdown.cancel();
+    worker.await.context("worker task")?;
+    Ok(outcome.with_context(|| format!("run {run_id} failed"))?.report)
+}

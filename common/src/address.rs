@@ -1,0 +1,102 @@
+//! Address normalisation and validity (ENGAGEMENT.md §1 "Addresses"), and the
+//! stable person id that stands for an address everywhere after ingest, so
+//! that staging, partials and logs never hold an address.
+
+use xxhash_rust::xxh3::xxh3_64;
+
+/// Normalises an address: trims white space, lower-cases, strips one pair of
+/// surrounding `<>` (and the white space inside it). Returns `None` when the
+/// result is not a valid address (exactly one `@`, text on both sides).
+pub fn normalise(raw: &str) -> Option<String> {
+    let trimmed = raw.trim();
+    let inner = match trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
+        Some(inner) => inner.trim(),
+        None => trimmed,
+    };
+    let lowered = if inner.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        inner.to_lowercase()
+    } else {
+        inner.to_owned()
+    };
+    is_valid(&lowered).then_some(lowered)
+}
+
+/// True when `address` holds exactly one `@` with text on both sides.
+pub fn is_valid(address: &str) -> bool {
+    let mut parts = address.split('@');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(local), Some(domain), None) => !local.is_empty() && !domain.is_empty(),
+        _ => false,
+    }
+}
+
+/// The domain part of a valid, normalised address.
+pub fn domain_of(address: &str) -> &str {
+    address.rsplit('@').next().unwrap_or_default()
+}
+
+/// The domain, then each parent while it keeps at least two labels:
+/// `eu.sales.acme.co.uk` → `sales.acme.co.uk` → `acme.co.uk` → `co.uk`.
+/// A single-label domain is tried as it is.
+pub fn domain_candidates(domain: &str) -> impl Iterator<Item = &str> {
+    let mut next = Some(domain);
+    let mut first = true;
+    std::iter::from_fn(move || {
+        let current = next?;
+        next = current.find('.').map(|i| &current[i + 1..]).filter(|rest| rest.contains('.'));
+        if first || current.contains('.') {
+            first = false;
+            Some(current)
+        } else {
+            None
+        }
+    })
+}
+
+/// Stable 64-bit id of a normalised address. Two distinct addresses share an
+/// id with probability about 2^-64 per pair; a collision would merge two
+/// people in a distinct count, nothing else.
+pub fn person_id(normalised: &str) -> u64 {
+    xxh3_64(normalised.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalise_trims_lowercases_and_strips_brackets() {
+        assert_eq!(normalise("  <Anna@Contoso.COM> ").as_deref(), Some("anna@contoso.com"));
+        assert_eq!(normalise("< bo@x.se >").as_deref(), Some("bo@x.se"));
+        assert_eq!(normalise("TOVE.EK70@CONTOSO.COM").as_deref(), Some("tove.ek70@contoso.com"));
+    }
+
+    #[test]
+    fn normalise_strips_only_one_pair_of_brackets() {
+        assert_eq!(normalise("<<a@b.c>>").as_deref(), Some("<a@b.c>"));
+    }
+
+    #[test]
+    fn valid_address_has_exactly_one_at_with_text_on_both_sides() {
+        assert!(is_valid("a@b"));
+        assert!(!is_valid("no-at-sign"));
+        assert!(!is_valid("@b.com"));
+        assert!(!is_valid("a@"));
+        assert!(!is_valid("a@b@c"));
+        assert!(normalise("").is_none());
+    }
+
+    #[test]
+    fn parent_domains_stop_at_two_labels() {
+        let all: Vec<_> = domain_candidates("eu.sales.acme.co.uk").collect();
+        assert_eq!(all, ["eu.sales.acme.co.uk", "sales.acme.co.uk", "acme.co.uk", "co.uk"]);
+        assert_eq!(domain_candidates("acme.com").collect::<Vec<_>>(), ["acme.com"]);
+        assert_eq!(domain_candidates("localhost").collect::<Vec<_>>(), ["localhost"]);
+    }
+
+    #[test]
+    fn person_id_is_stable() {
+        assert_eq!(person_id("a@b.c"), person_id("a@b.c"));
+        assert_ne!(person_id("a@b.c"), person_id("a@b.d"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The aggregate step of one key partition: dedupe copies, keep the window,
+//! apply the rules, and emit partials by account partition, reply probes by
+//! key partition of the original, and the originals this partition holds.
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::counters::RunCounters;
+use crate::directory::{AccountIdx, Party};
+use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial};
+use crate::period::Level;
+use crate::plan::RunContext;
+use crate::record::{email_key_hash, StagedEmail, StagedMeeting, StagedRecord};
+use crate::rules::{interactions, Interaction};
+use crate::time::{local_day, Day};
+
+/// An email whose sender is an org user: a reply may point at it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Original {
+    /// Its message id.
+    pub key: String,
+    /// When it was sent.
+    pub sent_at: i64,
+}
+
+/// An email counting from an account, with an `in_reply_to`, looking for its original.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ReplyProbe {
+    /// The `in_reply_to` it points at.
+    pub target: String,
+    /// When the reply was sent.
+    pub sent_at: i64,
+    /// The account it counts from.
+    pub account: AccountIdx,
+    /// Its local date.
+    pub day: Day,
+}
+
+/// What one key partition produced.
+#[derive(Debug, Default)]
+pub struct AggregateOutput {
+    /// Partials by account partition.
+    pub partials: Vec<PartialAggregate>,
+    /// Reply probes by key partition of their target.
+    pub probes: Vec<Vec<ReplyProbe>>,
+    /// Originals held by this partition, sorted by key.
+    pub originals: Vec<Original>,
+    /// Duplicates, window, counted.
+    pub counters: RunCounters,
+}
+
+/// Keeps one copy per key: the least in the records' total order, so the
+/// choice depends neither on file order nor on how shards were cut.
+pub fn dedupe(mut records: Vec<StagedRecord>) -> (Vec<StagedRecord>, u64) {
+    records.sort_unstable();
+    let before = records.len() as u64;
+    records.dedup_by(|later, earlier| later.key() == earlier.key());
+    let after = records.len() as u64;
+    (records, before - after)
+}
+
+fn add_interaction(agg: &mut PartialAggregate, i: &Interaction, day: Day, meeting_seconds: Option<i64>) {
+    for level in Level::ALL {
+        let key = PeriodKey { account: i.account, level, start: level.start(day) };
+        let p: &mut PeriodPartial = agg.periods.entry(key).or_default();
+        let (org, acc) = match meeting_seconds {
+            None => {
+                p.emails_to += u32::from(i.to_account);
+                p.emails_from += u32::from(i.from_account);
+                (&mut p.org_emails, &mut p.account_emails)
+            }
+            Some(seconds) => {
+                p.meetings_to += u32::from(i.to_account);
+                p.meetings_from += u32::from(i.from_account);
+                p.meeting_seconds += seconds;
+                (&mut p.org_meetings, &mut p.account_meetings)
+            }
+        };
+        org.extend_from_slice(&i.org_people);
+        acc.extend_from_slice(&i.account_people);
+    }
+    let timeline = agg.timelines.entry(i.account).or_default();
+    match meeting_seconds {
+        None => timeline.email_days.push(day),
+        Some(_) => timeline.meeting_days.push(day),
+    }
+}
+
+/// Runs the aggregate step over every staged record of one key partition.
+pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutput {
+    let window = ctx.window();
+    let tz = ctx.settings.tz();
+    let (records, duplicates) = dedupe(records);
+    let mut counters = RunCounters { duplicates, ..RunCounters::default() };
+    let mut all = PartialAggregate::default();
+    let mut probes = vec![Vec::new(); ctx.key_partitions as usize];
+    let mut originals = Vec::new();
+    for record in &records {
+        match record {
+            StagedRecord::Email(e) => {
+                if matches!(e.sender, Party::Org(_)) {
+                    originals.push(Original { key: e.key.clone(), sent_at: e.sent_at });
+                }
+                let day = local_day(&tz, e.sent_at);
+                if !window.contains(day) {
+                    counters.out_of_window += 1;
+                    continue;
+                }
+                email(e, day, ctx, &mut all, &mut probes, &mut counters);
+            }
+            StagedRecord::Meeting(m) => {
+                // Cancelled and all-day meetings are ignored wherever they fall.
+                if m.ignored {
+                    counters.ignored_meetings += 1;
+                    continue;
+                }
+                let day = local_day(&tz, m.start);
+                if !window.contains(day) {
+                    counters.out_of_window += 1;
+                    continue;
+                }
+                meeting(m, day, &mut all, &mut counters);
+            }
+        }
+    }
+    all.tidy();
+    originals.sort_unstable();
+    probes.iter_mut().for_each(|p| p.sort_unstable());
+    let partials = all.split(ctx.account_partitions, |a| ctx.account_partition(a));
+    AggregateOutput { partials, probes, originals, counters }
+}
+
+fn email(
+    e: &StagedEmail,
+    day: Day,
+    ctx: &RunContext,
+    all: &mut PartialAggregate,
+    probes: &mut [Vec<ReplyProbe>],
+    counters: &mut RunCounters,
+) {
+    let found = interactions(e.sender, &e.recipients);
+    if found.is_empty() {
+        counters.emails_without_account += 1;
+        return;
+    }
+    counters.emails_counted += 1;
+    for i in &found {
+        add_interaction(all, i, day, None);
+        if let (true, Some(target)) = (i.from_account, &e.in_reply_to) {
+            let p = ctx.key_partition(email_key_hash(target)) as usize;
+            probes[p].push(ReplyProbe { target: target.clone(), sent_at: e.sent_at, account: i.account, day });
+        }
+    }
+}
+
+fn meeting(m: &StagedMeeting, day: Day, all: &mut PartialAggregate, counters: &mut RunCounters) {
+    let found = interactions(m.organizer, &m.attendees);
+    if found.is_empty() {
+        counters.meetings_without_account += 1;
+        return;
+    }
+    counters.meetings_counted += 1;
+    for i in &found {
+        add_interaction(all, i, day, Some(m.end - m.start));
+    }
+}
+
+/// Joins the reply probes aimed at one key partition with its originals:
+/// a reply counts when its original's sender is an org user and it was sent
+/// later; its reply time goes to the reply's account and periods.
+pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggregate, u64) {
+    let by_key: HashMap<&str, i64> = originals.iter().map(|o| (o.key.as_str(), o.sent_at)).collect();
+    let mut all = PartialAggregate::default();
+    let mut matched = 0;
+    for probe in probes {
+        let Some(&original_sent) = by_key.get(probe.target.as_str()) else { continue };
+        if probe.sent_at <= original_sent {
+            continue;
+        }
+        matched += 1;
+        for level in Level::ALL {
+            let key = PeriodKey { account: probe.account, level, start: level.start(probe.day) };
+            let p = all.periods.entry(key).or_default();
+            p.reply_seconds += probe.sent_at - original_sent;
+            p.replies += 1;
+        }
+    }
+    (all, matched)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn email(key: &str, sent_at: i64, recipients: Vec<Party>) -> StagedRecord {
+        StagedRecord::Email(StagedEmail {
+            key: key.to_owned(),
+            sent_at,
+            sender: Party::Org(1),
+            recipients,
+            in_reply_to: None,
+        })
+    }
+
+    #[test]
+    fn duplicates_are_counted_once_whatever_their_order() {
+        let a = email("<m1>", 10, vec![Party::Account(0, 5)]);
+        let b = email("<m1>", 10, vec![Party::Account(0, 5), Party::Account(0, 6)]);
+        let c = email("<m2>", 10, vec![]);
+        let (kept, dropped) = dedupe(vec![b.clone(), c.clone(), a.clone()]);
+        assert_eq!(dropped, 1);
+        let (kept2, _) = dedupe(vec![a.clone(), b, c]);
+        assert_eq!(kept, kept2);
+        assert_eq!(kept.len(), 2);
+    }
+
+    #[test]
+    fn meetings_and_emails_with_the_same_id_are_not_duplicates() {
+        let m = StagedRecord::Meeting(StagedMeeting {
+            key: "<m1>".to_owned(),
+            start: 0,
+            end: 60,
+            organizer: Party::Org(1),
+            attendees: vec![],
+            ignored: false,
+        });
+        let (kept, dropped) = dedupe(vec![email("<m1>", 10, vec![]), m]);
+        assert_eq!((kept.len(), dropped), (2, 0));
+    }
+}

@@ -1,0 +1,314 @@
+//! The canonical `jsonl` activity format (INPUTS.md): one JSON object per
+//! line, parsed into a [`StagedRecord`] or a [`Rejection`].
+//!
+//! The hot path deserialises into borrowed fields and never looks at content
+//! fields (serde skips them). Only a line that fails it is parsed again as a
+//! generic value, to name the field at fault.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::address::normalise;
+use crate::directory::{Directory, Party};
+use crate::record::{tidy_parties, StagedEmail, StagedMeeting, StagedRecord};
+use crate::reject::{RejectReason as R, Rejection};
+use crate::time::parse_rfc3339;
+
+#[derive(Deserialize)]
+struct RawRecord<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    sent_at: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    from: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    to: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    cc: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    bcc: Option<Vec<Cow<'a, str>>>,
+    #[serde(borrow)]
+    in_reply_to: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    uid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    start: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    end: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    organizer: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    attendees: Option<Vec<RawAttendee<'a>>>,
+    cancelled: Option<bool>,
+    all_day: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct RawAttendee<'a> {
+    #[serde(borrow)]
+    email: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+/// Attendance as the canonical format spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Response {
+    /// `accepted`, `tentative` or `none`.
+    Attending,
+    /// `declined`.
+    Declined,
+}
+
+/// Reads `status` (`accepted`, `tentative`, `declined`, `none`; default `none`).
+pub fn parse_status(status: Option<&str>) -> Option<Response> {
+    match status {
+        None | Some("accepted" | "tentative" | "none") => Some(Response::Attending),
+        Some("declined") => Some(Response::Declined),
+        Some(_) => None,
+    }
+}
+
+/// Reads attendee `type` (`required`, `optional`, `resource`; default
+/// `required`): true for a resource.
+pub fn parse_is_resource(kind: Option<&str>) -> Option<bool> {
+    match kind {
+        None | Some("required" | "optional") => Some(false),
+        Some("resource") => Some(true),
+        Some(_) => None,
+    }
+}
+
+/// Parses one non-blank line.
+pub fn parse_line(line: &[u8], directory: &Directory) -> Result<StagedRecord, Rejection> {
+    match serde_json::from_slice::<RawRecord>(line) {
+        Ok(raw) => from_raw(raw, directory),
+        Err(_) => Err(classify(line)),
+    }
+}
+
+fn trimmed_non_empty(value: Option<&Cow<str>>) -> Option<String> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+fn resolve(directory: &Directory, raw: &str) -> Option<Party> {
+    normalise(raw).map(|a| directory.resolve(&a))
+}
+
+fn from_raw(raw: RawRecord, directory: &Directory) -> Result<StagedRecord, Rejection> {
+    match raw.kind.as_deref() {
+        Some("email") => email(raw, directory).map(StagedRecord::Email),
+        Some("meeting") => meeting(raw, directory).map(StagedRecord::Meeting),
+        _ => Err(Rejection::new(R::UnknownType, "type")),
+    }
+}
+
+fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection> {
+    let key = trimmed_non_empty(raw.message_id.as_ref())
+        .ok_or_else(|| Rejection::new(R::MissingMessageId, "message_id"))?;
+    let sent_at = raw
+        .sent_at
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sent_at"))?;
+    let sender = raw
+        .from
+        .as_deref()
+        .and_then(|f| resolve(directory, f))
+        .ok_or_else(|| Rejection::new(R::InvalidSender, "from"))?;
+    let mut recipients: Vec<Party> = [raw.to, raw.cc, raw.bcc]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|r| resolve(directory, &r))
+        .collect();
+    tidy_parties(&mut recipients);
+    let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref());
+    Ok(StagedEmail { key, sent_at, sender, recipients, in_reply_to })
+}
+
+fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
+    let key =
+        trimmed_non_empty(raw.uid.as_ref()).ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
+    let start = raw
+        .start
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Rejection::new(R::InvalidStart, "start"))?;
+    let end = raw
+        .end
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Rejection::new(R::InvalidEnd, "end"))?;
+    if end <= start {
+        return Err(Rejection::new(R::EndNotAfterStart, "end"));
+    }
+    let organizer = raw
+        .organizer
+        .as_deref()
+        .and_then(|o| resolve(directory, o))
+        .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
+    let mut attendees = Vec::new();
+    for (i, a) in raw.attendees.unwrap_or_default().iter().enumerate() {
+        let response = parse_status(a.status.as_deref())
+            .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].status")))?;
+        let resource = parse_is_resource(a.kind.as_deref())
+            .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
+        if response == Response::Declined || resource {
+            continue;
+        }
+        if let Some(p) = a.email.as_deref().and_then(|e| resolve(directory, e)) {
+            attendees.push(p);
+        }
+    }
+    tidy_parties(&mut attendees);
+    let ignored = raw.cancelled.unwrap_or(false) || raw.all_day.unwrap_or(false);
+    Ok(StagedMeeting { key, start, end, organizer, attendees, ignored })
+}
+
+/// Names what is wrong with a line the typed parse refused.
+fn classify(line: &[u8]) -> Rejection {
+    let value: Value = match serde_json::from_slice(line) {
+        Ok(v) => v,
+        Err(e) => return Rejection::new(R::InvalidSyntax, format!("column {}", e.column())),
+    };
+    let Some(object) = value.as_object() else {
+        return Rejection::new(R::NotAnObject, "");
+    };
+    let is_str_or_null = |k: &str| object.get(k).is_none_or(|v| v.is_string() || v.is_null());
+    let kind = object.get("type").and_then(Value::as_str);
+    let checks: &[(&str, R)] = match kind {
+        Some("email") => &[
+            ("message_id", R::MissingMessageId),
+            ("sent_at", R::InvalidSentAt),
+            ("from", R::InvalidSender),
+            ("in_reply_to", R::InvalidField),
+        ],
+        Some("meeting") => &[
+            ("uid", R::MissingUid),
+            ("start", R::InvalidStart),
+            ("end", R::InvalidEnd),
+            ("organizer", R::InvalidOrganizer),
+        ],
+        _ => return Rejection::new(R::UnknownType, "type"),
+    };
+    if let Some((field, reason)) = checks.iter().find(|(k, _)| !is_str_or_null(k)) {
+        return Rejection::new(*reason, *field);
+    }
+    let is_list_of = |k: &str, f: fn(&Value) -> bool| {
+        object.get(k).is_none_or(|v| v.is_null() || v.as_array().is_some_and(|a| a.iter().all(f)))
+    };
+    if kind == Some("email") {
+        for field in ["to", "cc", "bcc"] {
+            if !is_list_of(field, Value::is_string) {
+                return Rejection::new(R::RecipientsNotAList, field);
+            }
+        }
+    } else {
+        if !is_list_of("attendees", Value::is_object) {
+            return Rejection::new(R::InvalidAttendees, "attendees");
+        }
+        for field in ["cancelled", "all_day"] {
+            if object.get(field).is_some_and(|v| !v.is_boolean() && !v.is_null()) {
+                return Rejection::new(R::InvalidField, field);
+            }
+        }
+        if let Some(list) = object.get("attendees").and_then(Value::as_array) {
+            for (i, a) in list.iter().enumerate() {
+                for k in ["email", "status", "type"] {
+                    if a.get(k).is_some_and(|v| !v.is_string() && !v.is_null()) {
+                        return Rejection::new(R::InvalidAttendees, format!("attendees[{i}].{k}"));
+                    }
+                }
+            }
+        }
+    }
+    // Left: duplicate keys and the like, which serde refuses and a generic
+    // value accepts.
+    Rejection::new(R::InvalidSyntax, "")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::person_id;
+
+    fn dir() -> Directory {
+        Directory {
+            org: [person_id("anna@contoso.com")].into(),
+            domains: [("fabrikam.com".to_owned(), 0)].into(),
+            accounts: vec!["FAB".to_owned()],
+            ..Directory::default()
+        }
+    }
+
+    fn reason(line: &str) -> R {
+        parse_line(line.as_bytes(), &dir()).expect_err("rejected").reason
+    }
+
+    #[test]
+    fn email_is_parsed_and_content_dropped() {
+        let line = r#"{"type":"email","message_id":" <m1@c> ","sent_at":"2026-03-02T09:15:00.5+01:00",
+          "from":"Anna@Contoso.com","to":["bo@fabrikam.com","bo@fabrikam.com","x@nowhere.org"],
+          "cc":[],"in_reply_to":"<m0@f>","subject":"never stored","body":{"x":[1,2]}}"#;
+        let StagedRecord::Email(e) = parse_line(line.as_bytes(), &dir()).expect("email") else {
+            panic!("not an email")
+        };
+        assert_eq!(e.key, "<m1@c>");
+        assert_eq!(e.sent_at, parse_rfc3339("2026-03-02T08:15:00Z").expect("t"));
+        assert_eq!(e.sender, Party::Org(person_id("anna@contoso.com")));
+        assert_eq!(e.recipients, vec![Party::Account(0, person_id("bo@fabrikam.com"))]);
+        assert_eq!(e.in_reply_to.as_deref(), Some("<m0@f>"));
+    }
+
+    #[test]
+    fn meeting_drops_declined_and_resources() {
+        let line = r#"{"type":"meeting","uid":"ev-1","start":"2026-03-03T10:00:00Z","end":"2026-03-03T10:30:00Z",
+          "organizer":"anna@contoso.com","attendees":[{"email":"bo@fabrikam.com","status":"accepted"},
+          {"email":"eve@fabrikam.com","status":"declined"},{"email":"room@fabrikam.com","type":"resource"},
+          {"email":"bad-address"}],"all_day":false}"#;
+        let StagedRecord::Meeting(m) = parse_line(line.as_bytes(), &dir()).expect("meeting") else {
+            panic!("not a meeting")
+        };
+        assert_eq!(m.attendees, vec![Party::Account(0, person_id("bo@fabrikam.com"))]);
+        assert!(!m.ignored);
+        assert_eq!(m.end - m.start, 1800);
+    }
+
+    #[test]
+    fn bad_records_are_rejected_with_a_reason() {
+        assert_eq!(reason("this is not json"), R::InvalidSyntax);
+        assert_eq!(reason(r#"{"type":"email", "message_id": "<bad6@x>", "sent_at": "#), R::InvalidSyntax);
+        assert_eq!(reason("[1,2]"), R::NotAnObject);
+        assert_eq!(reason(r#"{"type":"fax","id":1}"#), R::UnknownType);
+        assert_eq!(reason(r#"{"type":"email","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#), R::MissingMessageId);
+        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"not-a-time","from":"a@b.com"}"#), R::InvalidSentAt);
+        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00","from":"a@b.com"}"#), R::InvalidSentAt);
+        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"no-at-sign"}"#), R::InvalidSender);
+        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z"}"#), R::InvalidSender);
+        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com","to":"c@d.com"}"#), R::RecipientsNotAList);
+        assert_eq!(reason(r#"{"type":"email","message_id":5,"sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#), R::MissingMessageId);
+        assert_eq!(reason(r#"{"type":"meeting","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#), R::MissingUid);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"x","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#), R::InvalidStart);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"","organizer":"a@b.com"}"#), R::InvalidEnd);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"bad4","start":"2026-01-02T10:00:00Z","end":"2026-01-02T09:00:00Z","organizer":"a@contoso.com"}"#), R::EndNotAfterStart);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00.1Z","end":"2026-01-02T10:00:00.9Z","organizer":"a@b.com"}"#), R::EndNotAfterStart);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"ab.com"}"#), R::InvalidOrganizer);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":["x@y.z"]}"#), R::InvalidAttendees);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":{}}"#), R::InvalidAttendees);
+        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":[{"email":"x@y.z","status":"maybe"}]}"#), R::InvalidAttendees);
+    }
+
+    #[test]
+    fn rejection_names_the_field() {
+        let r = parse_line(br#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com","cc":"x@y.z"}"#, &dir());
+        assert_eq!(r.expect_err("rejected").field, "cc");
+    }
+}

@@ -1,0 +1,35 @@
+//! Rapport's domain: the whole account-engagement computation of
+//! `spec/ENGAGEMENT.md` as pure, synchronous code. No I/O crate is used here;
+//! the worker and coordinator crates move bytes, this crate decides.
+//!
+//! # Layout
+//! - [`address`]: normalisation, validity, person ids.
+//! - [`directory`]: which account an address belongs to.
+//! - [`tenant`], [`tables`]: the tenant configuration and its CSV tables.
+//! - [`time`], [`period`]: timestamps, local dates, periods, the window.
+//! - [`record`], [`reject`], [`jsonl`]: parsing input into staged records.
+//! - [`rules`]: which accounts an email or meeting counts for.
+//! - [`partial`]: `PartialAggregate` and its merge.
+//! - [`row`], [`score`]: output rows and the EngagementScore.
+//! - [`ingest`], [`aggregate`], [`reduce`]: the pure body of each job.
+//! - [`plan`], [`counters`], [`report`]: run context, jobs, messages, reports.
+
+pub mod address;
+pub mod aggregate;
+pub mod counters;
+pub mod directory;
+pub mod ingest;
+pub mod jsonl;
+pub mod partial;
+pub mod period;
+pub mod plan;
+pub mod record;
+pub mod reduce;
+pub mod reject;
+pub mod report;
+pub mod row;
+pub mod rules;
+pub mod score;
+pub mod tables;
+pub mod tenant;
+pub mod time;

@@ -1,0 +1,214 @@
+//! A run as the coordinator plans it: the run context every worker loads,
+//! input shards, phases and jobs, and the versioned job message (postcard).
+
+use serde::{Deserialize, Serialize};
+
+use crate::directory::{AccountIdx, Directory};
+use crate::period::Window;
+use crate::tenant::{Format, TenantSettings};
+use crate::time::day_of;
+
+/// Version of [`JobEnvelope`]; a worker refuses any other.
+pub const JOB_MESSAGE_VERSION: u16 = 1;
+
+/// A byte range of one input file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// The file as reported (relative to the tenant folder).
+    pub file: String,
+    /// Where workers read it (absolute path or URL).
+    pub location: String,
+    /// Its format.
+    pub format: Format,
+    /// First byte (a record starting before it belongs to the previous shard).
+    pub start: u64,
+    /// End byte, exclusive: records starting before it belong here.
+    pub end: u64,
+}
+
+/// Everything a worker needs to run any job of a run; holds no address.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunContext {
+    /// The run.
+    pub run_id: String,
+    /// Validated settings.
+    pub settings: TenantSettings,
+    /// Resolution maps and accounts.
+    pub directory: Directory,
+    /// Input shards.
+    pub shards: Vec<Shard>,
+    /// Partitions of the dedupe key space (aggregate and replies jobs).
+    pub key_partitions: u32,
+    /// Partitions of the sorted account list (reduce and score jobs).
+    pub account_partitions: u32,
+}
+
+impl RunContext {
+    /// The counted dates.
+    pub fn window(&self) -> Window {
+        Window::new(day_of(self.settings.as_of), self.settings.window_days)
+    }
+
+    /// Account partition of an account: contiguous ranges of the sorted list,
+    /// so concatenating partitions in order keeps rows sorted.
+    pub fn account_partition(&self, account: AccountIdx) -> u32 {
+        let n = self.directory.accounts.len().max(1) as u64;
+        (u64::from(account) * u64::from(self.account_partitions) / n) as u32
+    }
+
+    /// Key partition of a dedupe key hash.
+    pub fn key_partition(&self, key_hash: u64) -> u32 {
+        (key_hash % u64::from(self.key_partitions)) as u32
+    }
+}
+
+/// Phases, in the order they run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Phase {
+    /// Parse shards into staged records per key partition.
+    Ingest,
+    /// Dedupe, apply rules, write partials, reply probes and originals.
+    Aggregate,
+    /// Join reply probes with originals.
+    Replies,
+    /// Merge partials per account partition into rows and histograms.
+    Reduce,
+    /// Score rows against the merged histograms.
+    Score,
+}
+
+impl Phase {
+    /// All phases in order.
+    pub const ALL: [Phase; 5] = [Phase::Ingest, Phase::Aggregate, Phase::Replies, Phase::Reduce, Phase::Score];
+
+    /// Lower-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::Ingest => "ingest",
+            Phase::Aggregate => "aggregate",
+            Phase::Replies => "replies",
+            Phase::Reduce => "reduce",
+            Phase::Score => "score",
+        }
+    }
+}
+
+/// One unit of work: a phase and the shard or partition it covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Job {
+    /// Its phase.
+    pub phase: Phase,
+    /// Shard index (ingest), key partition (aggregate, replies) or account
+    /// partition (reduce, score).
+    pub part: u32,
+}
+
+impl Job {
+    /// Stable id within a run, e.g. `aggregate-0003`.
+    pub fn id(&self) -> String {
+        format!("{}-{:04}", self.phase.name(), self.part)
+    }
+}
+
+/// The jobs of one phase.
+pub fn jobs_of(phase: Phase, ctx: &RunContext) -> Vec<Job> {
+    let n = match phase {
+        Phase::Ingest => ctx.shards.len() as u32,
+        Phase::Aggregate | Phase::Replies => ctx.key_partitions,
+        Phase::Reduce | Phase::Score => ctx.account_partitions,
+    };
+    (0..n).map(|part| Job { phase, part }).collect()
+}
+
+/// Splits files into shards of about `shard_bytes`; a file's shards cover it
+/// without gaps. `files` holds (name, location, format, size).
+pub fn plan_shards(files: &[(String, String, Format, u64)], shard_bytes: u64) -> Vec<Shard> {
+    let mut shards = Vec::new();
+    for (file, location, format, size) in files {
+        let splittable = matches!(format, Format::Jsonl);
+        let step = if splittable { shard_bytes.max(1) } else { (*size).max(1) };
+        let mut start = 0;
+        loop {
+            let end = (start + step).min(*size);
+            shards.push(Shard { file: file.clone(), location: location.clone(), format: *format, start, end });
+            if end >= *size {
+                break;
+            }
+            start = end;
+        }
+    }
+    shards
+}
+
+/// The message on the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobEnvelope {
+    /// [`JOB_MESSAGE_VERSION`].
+    pub version: u16,
+    /// The run.
+    pub run_id: String,
+    /// The job.
+    pub job: Job,
+}
+
+/// A message that cannot be a job.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    /// Not postcard of an envelope.
+    #[error("undecodable job message: {0}")]
+    Decode(#[from] postcard::Error),
+    /// Another version.
+    #[error("job message version {0}, expected {JOB_MESSAGE_VERSION}")]
+    Version(u16),
+}
+
+impl JobEnvelope {
+    /// An envelope of the current version.
+    pub fn new(run_id: &str, job: Job) -> JobEnvelope {
+        JobEnvelope { version: JOB_MESSAGE_VERSION, run_id: run_id.to_owned(), job }
+    }
+
+    /// postcard bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("an envelope always serialises")
+    }
+
+    /// Reads postcard bytes, checking the version.
+    pub fn decode(bytes: &[u8]) -> Result<JobEnvelope, EnvelopeError> {
+        let envelope: JobEnvelope = postcard::from_bytes(bytes)?;
+        if envelope.version != JOB_MESSAGE_VERSION {
+            return Err(EnvelopeError::Version(envelope.version));
+        }
+        Ok(envelope)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_round_trips_and_checks_its_version() {
+        let e = JobEnvelope::new("r1", Job { phase: Phase::Reduce, part: 7 });
+        assert_eq!(JobEnvelope::decode(&e.encode()).expect("decoded"), e);
+        let old = JobEnvelope { version: 0, ..e };
+        assert!(matches!(JobEnvelope::decode(&old.encode()), Err(EnvelopeError::Version(0))));
+        assert!(JobEnvelope::decode(&[0xff, 0xff, 0xff]).is_err());
+    }
+
+    #[test]
+    fn shards_cover_files_without_gaps() {
+        let files = vec![
+            ("a.jsonl".to_owned(), "/x/a.jsonl".to_owned(), Format::Jsonl, 25),
+            ("b.jsonl".to_owned(), "/x/b.jsonl".to_owned(), Format::Jsonl, 0),
+        ];
+        let shards = plan_shards(&files, 10);
+        let ranges: Vec<_> = shards.iter().map(|s| (s.file.as_str(), s.start, s.end)).collect();
+        assert_eq!(ranges, [("a.jsonl", 0, 10), ("a.jsonl", 10, 20), ("a.jsonl", 20, 25), ("b.jsonl", 0, 0)]);
+    }
+
+    #[test]
+    fn job_ids_are_stable() {
+        assert_eq!(Job { phase: Phase::Aggregate, part: 3 }.id(), "aggregate-0003");
+    }
+}

@@ -1,0 +1,49 @@
+//! The reduce and score steps of one account partition: merge every job's
+//! partial into rows and score histograms, then score rows against the
+//! histograms merged over all partitions and write them as CSV.
+
+use crate::directory::Directory;
+use crate::partial::{PartialAggregate, Timeline};
+use crate::period::Window;
+use crate::row::{build_row, EngagementRow};
+use crate::score::{Histograms, ScoreTable};
+
+/// Merges the partials of one account partition into its rows (sorted by
+/// account, level, period) and their histograms.
+pub fn reduce<'a>(partials: impl IntoIterator<Item = &'a PartialAggregate>, window: &Window) -> (Vec<EngagementRow>, Histograms) {
+    let mut merged = PartialAggregate::default();
+    for p in partials {
+        merged.merge(p);
+    }
+    let empty = Timeline::default();
+    let mut histograms = Histograms::default();
+    let rows: Vec<EngagementRow> = merged
+        .periods
+        .iter()
+        .map(|(key, p)| {
+            let timeline = merged.timelines.get(&key.account).unwrap_or(&empty);
+            build_row(key, p, timeline, window)
+        })
+        .collect();
+    rows.iter().for_each(|r| histograms.add(r));
+    (rows, histograms)
+}
+
+/// A row that the merged histograms do not cover: a partial went missing.
+#[derive(Debug, thiserror::Error)]
+#[error("row of account {account} has no score group: histograms are incomplete")]
+pub struct MissingGroup {
+    /// The account id.
+    pub account: String,
+}
+
+/// Scores rows and writes their CSV lines (no header).
+pub fn score_rows(rows: &[EngagementRow], table: &ScoreTable, directory: &Directory) -> Result<String, MissingGroup> {
+    let mut out = String::with_capacity(rows.len() * 96);
+    for row in rows {
+        let account = directory.account_id(row.account);
+        let score = table.score(row).ok_or_else(|| MissingGroup { account: account.to_owned() })?;
+        row.write_csv(account, score, &mut out);
+    }
+    Ok(out)
+}

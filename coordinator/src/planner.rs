@@ -1,0 +1,60 @@
+//! Plans a run: input shards, partition counts and the run context. The
+//! counts only set how the work is cut; the output is the same for any.
+
+use rapport_common::plan::{plan_shards, RunContext};
+
+use crate::tenant_loader::LoadedTenant;
+
+/// Target bytes of an ingest shard.
+pub const SHARD_BYTES: u64 = 32 * 1024 * 1024;
+/// Input bytes per key partition (aggregate job).
+pub const BYTES_PER_KEY_PARTITION: u64 = 48 * 1024 * 1024;
+/// Accounts per account partition (reduce and score jobs).
+pub const ACCOUNTS_PER_PARTITION: usize = 4096;
+
+/// How to cut the work; `None` picks from the input size.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PlanOptions {
+    /// Bytes per ingest shard.
+    pub shard_bytes: Option<u64>,
+    /// Key partitions.
+    pub key_partitions: Option<u32>,
+    /// Account partitions.
+    pub account_partitions: Option<u32>,
+}
+
+/// The run context of a new run of `tenant`.
+pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> RunContext {
+    let files: Vec<_> = tenant
+        .files
+        .iter()
+        .map(|f| (f.name.clone(), f.location.clone(), f.format, f.size))
+        .collect();
+    let total: u64 = tenant.files.iter().map(|f| f.size).sum();
+    let shards = plan_shards(&files, options.shard_bytes.unwrap_or(SHARD_BYTES));
+    let key_partitions = options
+        .key_partitions
+        .unwrap_or_else(|| (total / BYTES_PER_KEY_PARTITION).clamp(4, 512) as u32)
+        .max(1);
+    let num_accounts = tenant.tables.directory.accounts.len();
+    let account_partitions = options
+        .account_partitions
+        .unwrap_or_else(|| (num_accounts / ACCOUNTS_PER_PARTITION).clamp(2, 256) as u32)
+        .max(1);
+    RunContext {
+        run_id: run_id.to_owned(),
+        settings: tenant.settings.clone(),
+        directory: tenant.tables.directory.clone(),
+        shards,
+        key_partitions,
+        account_partitions,
+    }
+}
+
+/// A new run id: the UTC time and a random suffix, sortable by start.
+pub fn new_run_id() -> String {
+    let now = chrono::Utc::now();
+    let nanos = now.timestamp_nanos_opt().unwrap_or_default();
+    let noise = xxhash_rust::xxh3::xxh3_64(&[nanos.to_le_bytes(), u64::from(std::process::id()).to_le_bytes()].concat());
+    format!("r{}-{:06x}", now.format("%Y%m%d%H%M%S"), noise & 0xff_ffff)
+}

@@ -1,0 +1,16 @@
+//! Rapport's worker: stateless, any number of them. Takes a job from the
+//! queue, loads what it needs from staging and the store, runs the pure step
+//! from `rapport-common`, stores the effects in one atomic step, then acks.
+//!
+//! # Layout
+//! - [`consumer`]: the loop over deliveries, retries and shutdown.
+//! - [`jobs`]: the body of each phase's job (I/O around the pure step).
+//! - [`shard_reader`]: reading a shard's byte range from an input file.
+//! - [`blob`]: postcard encoding of staged blobs, with errors that name them.
+
+pub mod blob;
+pub mod consumer;
+pub mod jobs;
+pub mod shard_reader;
+
+pub use consumer::{run_worker, WorkerOptions};
