@@ -27,6 +27,9 @@ pub enum BackendError {
 impl BackendError {
     /// An I/O error with its context.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> BackendError {
-        BackendError::Io { context: context.into(), source }
+        BackendError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }

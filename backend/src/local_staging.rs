@@ -63,8 +63,13 @@ impl Staging for LocalStaging {
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
         match tokio::fs::read(self.path(path)).await {
             Ok(bytes) => Ok(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(BackendError::Missing(path.to_owned())),
-            Err(e) => Err(BackendError::io(format!("failed to read staging blob {path}"), e)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(BackendError::Missing(path.to_owned()))
+            }
+            Err(e) => Err(BackendError::io(
+                format!("failed to read staging blob {path}"),
+                e,
+            )),
         }
     }
 
@@ -86,7 +91,10 @@ impl Staging for LocalStaging {
         match tokio::fs::remove_dir_all(self.path(prefix)).await {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(BackendError::io(format!("failed to delete staging {prefix}"), e)),
+            Err(e) => Err(BackendError::io(
+                format!("failed to delete staging {prefix}"),
+                e,
+            )),
         }
     }
 }
@@ -102,8 +110,14 @@ mod tests {
         s.put("runs/r/a/1", b"one".to_vec()).await.expect("put");
         s.put("runs/r/a/0", b"zero".to_vec()).await.expect("put");
         assert_eq!(s.get("runs/r/a/1").await.expect("get"), b"one");
-        assert_eq!(s.list("runs/r/a").await.expect("list"), ["runs/r/a/0", "runs/r/a/1"]);
-        assert!(matches!(s.get("runs/r/b").await, Err(BackendError::Missing(_))));
+        assert_eq!(
+            s.list("runs/r/a").await.expect("list"),
+            ["runs/r/a/0", "runs/r/a/1"]
+        );
+        assert!(matches!(
+            s.get("runs/r/b").await,
+            Err(BackendError::Missing(_))
+        ));
         s.delete_prefix("runs/r").await.expect("delete");
         assert!(s.list("runs/r").await.expect("list").is_empty());
     }

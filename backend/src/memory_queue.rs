@@ -54,7 +54,10 @@ impl Acker for MemoryAcker {
 impl JobQueue for MemoryQueue {
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
         for job in jobs {
-            self.tx.send((job, 0)).await.map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
+            self.tx
+                .send((job, 0))
+                .await
+                .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
         }
         Ok(())
     }
@@ -64,7 +67,11 @@ impl JobQueue for MemoryQueue {
             Ok((envelope, redeliveries)) => Ok(Some(Delivery {
                 envelope: Ok(envelope.clone()),
                 redeliveries,
-                acker: Box::new(MemoryAcker { envelope, redeliveries, tx: self.tx.clone() }),
+                acker: Box::new(MemoryAcker {
+                    envelope,
+                    redeliveries,
+                    tx: self.tx.clone(),
+                }),
             })),
             Err(_) => Ok(None),
         }

@@ -34,28 +34,56 @@ impl MemoryStore {
 
 #[async_trait]
 impl PartialStore for MemoryStore {
-    async fn complete_job(&self, run: &str, phase: Phase, job_id: &str, writes: Vec<SlotWrite>) -> Result<(), BackendError> {
+    async fn complete_job(
+        &self,
+        run: &str,
+        phase: Phase,
+        job_id: &str,
+        writes: Vec<SlotWrite>,
+    ) -> Result<(), BackendError> {
         self.with_run(run, |data| {
             for w in writes {
-                data.slots.entry(w.slot).or_default().insert(job_id.to_owned(), w.blob);
+                data.slots
+                    .entry(w.slot)
+                    .or_default()
+                    .insert(job_id.to_owned(), w.blob);
             }
-            data.done.entry(phase).or_default().insert(job_id.to_owned());
+            data.done
+                .entry(phase)
+                .or_default()
+                .insert(job_id.to_owned());
         });
         self.changed.notify_waiters();
         Ok(())
     }
 
-    async fn fail_job(&self, run: &str, phase: Phase, job_id: &str, error: &str) -> Result<(), BackendError> {
+    async fn fail_job(
+        &self,
+        run: &str,
+        phase: Phase,
+        job_id: &str,
+        error: &str,
+    ) -> Result<(), BackendError> {
         self.with_run(run, |data| {
-            data.failed.entry(phase).or_default().insert(job_id.to_owned(), error.to_owned());
+            data.failed
+                .entry(phase)
+                .or_default()
+                .insert(job_id.to_owned(), error.to_owned());
         });
         self.changed.notify_waiters();
         Ok(())
     }
 
-    async fn read_slot(&self, run: &str, slot: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+    async fn read_slot(
+        &self,
+        run: &str,
+        slot: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
         Ok(self.with_run(run, |data| {
-            data.slots.get(slot).map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect()).unwrap_or_default()
+            data.slots
+                .get(slot)
+                .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default()
         }))
     }
 
@@ -75,7 +103,10 @@ impl PartialStore for MemoryStore {
     }
 
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
-        self.runs.lock().unwrap_or_else(|p| p.into_inner()).remove(run);
+        self.runs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(run);
         Ok(())
     }
 }

@@ -29,11 +29,27 @@ pub struct PhaseProgress {
 pub trait PartialStore: Send + Sync {
     /// Stores a job's blobs and marks it done, in one atomic step. Completing
     /// the same job again changes nothing: its blobs are keyed by job id.
-    async fn complete_job(&self, run: &str, phase: Phase, job_id: &str, writes: Vec<SlotWrite>) -> Result<(), BackendError>;
+    async fn complete_job(
+        &self,
+        run: &str,
+        phase: Phase,
+        job_id: &str,
+        writes: Vec<SlotWrite>,
+    ) -> Result<(), BackendError>;
     /// Marks a job failed for good, with its error.
-    async fn fail_job(&self, run: &str, phase: Phase, job_id: &str, error: &str) -> Result<(), BackendError>;
+    async fn fail_job(
+        &self,
+        run: &str,
+        phase: Phase,
+        job_id: &str,
+        error: &str,
+    ) -> Result<(), BackendError>;
     /// Every blob of a slot as (job id, blob), sorted by job id.
-    async fn read_slot(&self, run: &str, slot: &str) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
+    async fn read_slot(
+        &self,
+        run: &str,
+        slot: &str,
+    ) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
     /// Progress of a phase.
     async fn progress(&self, run: &str, phase: Phase) -> Result<PhaseProgress, BackendError>;
     /// Waits until something may have changed, at most `timeout`.

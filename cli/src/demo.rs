@@ -41,34 +41,82 @@ pub fn generate_command(args: GenerateArgs) -> Result<(), CliError> {
 /// Runs `rapport demo`.
 pub async fn demo_command(args: DemoArgs) -> Result<(), CliError> {
     let tenant_dir = args.out.join("tenant");
-    let options = GenerateOptions { seed: 2026, users: 40, accounts: 120, emails: 60_000, meetings: 8_000 };
+    let options = GenerateOptions {
+        seed: 2026,
+        users: 40,
+        accounts: 120,
+        emails: 60_000,
+        meetings: 8_000,
+    };
     generate(&options, &tenant_dir).context("generate failed")?;
     let results = args.out.join("results");
-    let report = run_embedded(&tenant_dir.join("tenant.toml"), &results, None, PlanOptions::default()).await?;
+    let report = run_embedded(
+        &tenant_dir.join("tenant.toml"),
+        &results,
+        None,
+        PlanOptions::default(),
+    )
+    .await?;
     println!(
         "Demo tenant: {} org users, {} accounts; {} records read, {} rejected, {} duplicates dropped.",
         options.users, options.accounts, report.records, report.rejected, report.duplicates
     );
-    println!("{} rows for {} accounts in {:.2} s. Results in {}", report.rows, report.accounts, report.total_seconds, results.display());
+    println!(
+        "{} rows for {} accounts in {:.2} s. Results in {}",
+        report.rows,
+        report.accounts,
+        report.total_seconds,
+        results.display()
+    );
     print_table(&results.join("account_engagement.csv")).map_err(CliError::Failed)?;
     Ok(())
 }
 
 /// Prints the five most and five least engaged accounts of the latest month.
 fn print_table(csv: &Path) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
-    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).filter(|r: &Vec<&str>| r.len() == 17).collect();
-    let latest = rows.iter().filter(|r| r[16] == "Month").map(|r| r[15]).max().unwrap_or_default();
-    let mut month: Vec<&Vec<&str>> = rows.iter().filter(|r| r[16] == "Month" && r[15] == latest).collect();
+    let text =
+        std::fs::read_to_string(csv).with_context(|| format!("cannot read {}", csv.display()))?;
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .filter(|r: &Vec<&str>| r.len() == 17)
+        .collect();
+    let latest = rows
+        .iter()
+        .filter(|r| r[16] == "Month")
+        .map(|r| r[15])
+        .max()
+        .unwrap_or_default();
+    let mut month: Vec<&Vec<&str>> = rows
+        .iter()
+        .filter(|r| r[16] == "Month" && r[15] == latest)
+        .collect();
     month.sort_by_key(|r| (std::cmp::Reverse(r[1].parse::<u32>().unwrap_or(0)), r[0]));
-    println!("\nMonth starting {latest}: {} accounts engaged", month.len());
-    println!("{:<10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}", "account", "score", "emails→", "emails←", "meet→", "meet←", "days mail", "days meet");
+    println!(
+        "\nMonth starting {latest}: {} accounts engaged",
+        month.len()
+    );
+    println!(
+        "{:<10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+        "account", "score", "emails→", "emails←", "meet→", "meet←", "days mail", "days meet"
+    );
     let print = |r: &Vec<&str>| {
-        println!("{:<10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}", r[0], r[1], r[2], r[3], r[5], r[4], r[11], r[12]);
+        println!(
+            "{:<10} {:>5} {:>9} {:>9} {:>9} {:>9} {:>10} {:>10}",
+            r[0], r[1], r[2], r[3], r[5], r[4], r[11], r[12]
+        );
     };
     println!("most engaged");
     month.iter().take(5).for_each(|r| print(r));
     println!("least engaged");
-    month.iter().rev().take(5).collect::<Vec<_>>().into_iter().rev().for_each(|r| print(r));
+    month
+        .iter()
+        .rev()
+        .take(5)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .for_each(|r| print(r));
     Ok(())
 }

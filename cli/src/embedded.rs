@@ -39,17 +39,39 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
 }
 
 /// Loads the tenant and runs it embedded; returns the report.
-pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, options: PlanOptions) -> Result<RunReport, CliError> {
+pub async fn run_embedded(
+    config: &Path,
+    out: &Path,
+    workers: Option<usize>,
+    options: PlanOptions,
+) -> Result<RunReport, CliError> {
     let tenant = load_tenant(config)?;
-    std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: cannot create output folder: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        CliError::Usage(format!(
+            "{}: cannot create output folder: {e}",
+            out.display()
+        ))
+    })?;
     let staging = tempfile::Builder::new()
         .prefix(".rapport-staging-")
         .tempdir_in(out)
-        .map_err(|e| CliError::Usage(format!("{}: cannot create staging folder: {e}", out.display())))?;
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "{}: cannot create staging folder: {e}",
+                out.display()
+            ))
+        })?;
     let backends = Backends::in_process(staging.path().to_path_buf(), QUEUE_CAPACITY);
-    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(run_worker(backends.clone(), WorkerOptions { concurrency: workers }, shutdown.clone()));
+    let worker = tokio::spawn(run_worker(
+        backends.clone(),
+        WorkerOptions {
+            concurrency: workers,
+        },
+        shutdown.clone(),
+    ));
 
     let run_id = new_run_id();
     let ctx = plan_run(&run_id, &tenant, options);
@@ -60,9 +82,14 @@ pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, opt
             ctrl_c.cancel();
         }
     });
-    let outcome = execute_run(&backends, &tenant, &ctx, out, "embedded", &progress, &shutdown).await;
+    let outcome = execute_run(
+        &backends, &tenant, &ctx, out, "embedded", &progress, &shutdown,
+    )
+    .await;
     progress.finish();
     shutdown.cancel();
     worker.await.context("worker task")?;
-    Ok(outcome.with_context(|| format!("run {run_id} failed"))?.report)
+    Ok(outcome
+        .with_context(|| format!("run {run_id} failed"))?
+        .report)
 }

@@ -2,6 +2,7 @@
 //! subcommand, and maps its outcome to the exit status of `spec/CLI.md`
 //! (0 success, 1 failed run or unreachable service, 2 bad usage or input).
 
+mod alloc;
 mod args;
 mod demo;
 mod embedded;
@@ -16,13 +17,20 @@ use crate::exit::CliError;
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
 }
 
 fn main() {
     let cli = Cli::parse();
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("rapport: cannot start the async runtime: {e}");

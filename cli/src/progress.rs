@@ -21,9 +21,11 @@ impl TerminalProgress {
             ProgressDrawTarget::hidden()
         };
         let bar = ProgressBar::with_draw_target(Some(0), target);
-        let style = ProgressStyle::with_template("{prefix:>9} [{bar:30}] {pos}/{len} jobs  {per_sec}  {elapsed}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
+        let style = ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} jobs  {per_sec}  {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> ");
         bar.set_style(style);
         TerminalProgress { bar }
     }

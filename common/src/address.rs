@@ -8,17 +8,24 @@ use xxhash_rust::xxh3::xxh3_64;
 /// surrounding `<>` (and the white space inside it). Returns `None` when the
 /// result is not a valid address (exactly one `@`, text on both sides).
 pub fn normalise(raw: &str) -> Option<String> {
+    let mut out = String::new();
+    normalise_into(raw, &mut out).then_some(out)
+}
+
+/// [`normalise`] into a reused buffer; returns whether the address is valid.
+pub fn normalise_into(raw: &str, out: &mut String) -> bool {
     let trimmed = raw.trim();
     let inner = match trimmed.strip_prefix('<').and_then(|s| s.strip_suffix('>')) {
         Some(inner) => inner.trim(),
         None => trimmed,
     };
-    let lowered = if inner.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
-        inner.to_lowercase()
+    out.clear();
+    if inner.is_ascii() {
+        out.extend(inner.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
-        inner.to_owned()
-    };
-    is_valid(&lowered).then_some(lowered)
+        out.push_str(&inner.to_lowercase());
+    }
+    is_valid(out)
 }
 
 /// True when `address` holds exactly one `@` with text on both sides.
@@ -43,7 +50,10 @@ pub fn domain_candidates(domain: &str) -> impl Iterator<Item = &str> {
     let mut first = true;
     std::iter::from_fn(move || {
         let current = next?;
-        next = current.find('.').map(|i| &current[i + 1..]).filter(|rest| rest.contains('.'));
+        next = current
+            .find('.')
+            .map(|i| &current[i + 1..])
+            .filter(|rest| rest.contains('.'));
         if first || current.contains('.') {
             first = false;
             Some(current)
@@ -66,9 +76,15 @@ mod tests {
 
     #[test]
     fn normalise_trims_lowercases_and_strips_brackets() {
-        assert_eq!(normalise("  <Anna@Contoso.COM> ").as_deref(), Some("anna@contoso.com"));
+        assert_eq!(
+            normalise("  <Anna@Contoso.COM> ").as_deref(),
+            Some("anna@contoso.com")
+        );
         assert_eq!(normalise("< bo@x.se >").as_deref(), Some("bo@x.se"));
-        assert_eq!(normalise("TOVE.EK70@CONTOSO.COM").as_deref(), Some("tove.ek70@contoso.com"));
+        assert_eq!(
+            normalise("TOVE.EK70@CONTOSO.COM").as_deref(),
+            Some("tove.ek70@contoso.com")
+        );
     }
 
     #[test]
@@ -89,9 +105,23 @@ mod tests {
     #[test]
     fn parent_domains_stop_at_two_labels() {
         let all: Vec<_> = domain_candidates("eu.sales.acme.co.uk").collect();
-        assert_eq!(all, ["eu.sales.acme.co.uk", "sales.acme.co.uk", "acme.co.uk", "co.uk"]);
-        assert_eq!(domain_candidates("acme.com").collect::<Vec<_>>(), ["acme.com"]);
-        assert_eq!(domain_candidates("localhost").collect::<Vec<_>>(), ["localhost"]);
+        assert_eq!(
+            all,
+            [
+                "eu.sales.acme.co.uk",
+                "sales.acme.co.uk",
+                "acme.co.uk",
+                "co.uk"
+            ]
+        );
+        assert_eq!(
+            domain_candidates("acme.com").collect::<Vec<_>>(),
+            ["acme.com"]
+        );
+        assert_eq!(
+            domain_candidates("localhost").collect::<Vec<_>>(),
+            ["localhost"]
+        );
     }
 
     #[test]

@@ -2,13 +2,13 @@
 //! apply the rules, and emit partials by account partition, reply probes by
 //! key partition of the original, and the originals this partition holds.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::counters::RunCounters;
 use crate::directory::{AccountIdx, Party};
-use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial};
+use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial, Timeline};
 use crate::period::Level;
 use crate::plan::RunContext;
 use crate::record::{email_key_hash, StagedEmail, StagedMeeting, StagedRecord};
@@ -60,9 +60,32 @@ pub fn dedupe(mut records: Vec<StagedRecord>) -> (Vec<StagedRecord>, u64) {
     (records, before - after)
 }
 
-fn add_interaction(agg: &mut PartialAggregate, i: &Interaction, day: Day, meeting_seconds: Option<i64>) {
-    for level in Level::ALL {
-        let key = PeriodKey { account: i.account, level, start: level.start(day) };
+/// A partial under construction: hash maps, lists unsorted.
+#[derive(Default)]
+struct Builder {
+    periods: FxHashMap<PeriodKey, PeriodPartial>,
+    timelines: FxHashMap<AccountIdx, Timeline>,
+}
+
+impl Builder {
+    fn finish(self) -> PartialAggregate {
+        let mut agg = PartialAggregate {
+            periods: self.periods.into_iter().collect(),
+            timelines: self.timelines.into_iter().collect(),
+        };
+        agg.tidy();
+        agg
+    }
+}
+
+fn add_interaction(agg: &mut Builder, i: &Interaction, day: Day, meeting_seconds: Option<i64>) {
+    let starts = period_starts(day);
+    for (level, start) in Level::ALL.into_iter().zip(starts) {
+        let key = PeriodKey {
+            account: i.account,
+            level,
+            start,
+        };
         let p: &mut PeriodPartial = agg.periods.entry(key).or_default();
         let (org, acc) = match meeting_seconds {
             None => {
@@ -92,15 +115,21 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
     let window = ctx.window();
     let tz = ctx.settings.tz();
     let (records, duplicates) = dedupe(records);
-    let mut counters = RunCounters { duplicates, ..RunCounters::default() };
-    let mut all = PartialAggregate::default();
+    let mut counters = RunCounters {
+        duplicates,
+        ..RunCounters::default()
+    };
+    let mut all = Builder::default();
     let mut probes = vec![Vec::new(); ctx.key_partitions as usize];
     let mut originals = Vec::new();
     for record in &records {
         match record {
             StagedRecord::Email(e) => {
                 if matches!(e.sender, Party::Org(_)) {
-                    originals.push(Original { key: e.key.clone(), sent_at: e.sent_at });
+                    originals.push(Original {
+                        key: e.key.clone(),
+                        sent_at: e.sent_at,
+                    });
                 }
                 let day = local_day(&tz, e.sent_at);
                 if !window.contains(day) {
@@ -124,18 +153,23 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
             }
         }
     }
-    all.tidy();
+    let all = all.finish();
     originals.sort_unstable();
     probes.iter_mut().for_each(|p| p.sort_unstable());
     let partials = all.split(ctx.account_partitions, |a| ctx.account_partition(a));
-    AggregateOutput { partials, probes, originals, counters }
+    AggregateOutput {
+        partials,
+        probes,
+        originals,
+        counters,
+    }
 }
 
 fn email(
     e: &StagedEmail,
     day: Day,
     ctx: &RunContext,
-    all: &mut PartialAggregate,
+    all: &mut Builder,
     probes: &mut [Vec<ReplyProbe>],
     counters: &mut RunCounters,
 ) {
@@ -149,12 +183,17 @@ fn email(
         add_interaction(all, i, day, None);
         if let (true, Some(target)) = (i.from_account, &e.in_reply_to) {
             let p = ctx.key_partition(email_key_hash(target)) as usize;
-            probes[p].push(ReplyProbe { target: target.clone(), sent_at: e.sent_at, account: i.account, day });
+            probes[p].push(ReplyProbe {
+                target: target.clone(),
+                sent_at: e.sent_at,
+                account: i.account,
+                day,
+            });
         }
     }
 }
 
-fn meeting(m: &StagedMeeting, day: Day, all: &mut PartialAggregate, counters: &mut RunCounters) {
+fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCounters) {
     let found = interactions(m.organizer, &m.attendees);
     if found.is_empty() {
         counters.meetings_without_account += 1;
@@ -170,23 +209,37 @@ fn meeting(m: &StagedMeeting, day: Day, all: &mut PartialAggregate, counters: &m
 /// a reply counts when its original's sender is an org user and it was sent
 /// later; its reply time goes to the reply's account and periods.
 pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggregate, u64) {
-    let by_key: HashMap<&str, i64> = originals.iter().map(|o| (o.key.as_str(), o.sent_at)).collect();
-    let mut all = PartialAggregate::default();
+    let by_key: FxHashMap<&str, i64> = originals
+        .iter()
+        .map(|o| (o.key.as_str(), o.sent_at))
+        .collect();
+    let mut all = Builder::default();
     let mut matched = 0;
     for probe in probes {
-        let Some(&original_sent) = by_key.get(probe.target.as_str()) else { continue };
+        let Some(&original_sent) = by_key.get(probe.target.as_str()) else {
+            continue;
+        };
         if probe.sent_at <= original_sent {
             continue;
         }
         matched += 1;
-        for level in Level::ALL {
-            let key = PeriodKey { account: probe.account, level, start: level.start(probe.day) };
+        for (level, start) in Level::ALL.into_iter().zip(period_starts(probe.day)) {
+            let key = PeriodKey {
+                account: probe.account,
+                level,
+                start,
+            };
             let p = all.periods.entry(key).or_default();
             p.reply_seconds += probe.sent_at - original_sent;
             p.replies += 1;
         }
     }
-    (all, matched)
+    (all.finish(), matched)
+}
+
+/// First days of the year, month and week holding `day`.
+fn period_starts(day: Day) -> [Day; 3] {
+    Level::ALL.map(|level| level.start(day))
 }
 
 #[cfg(test)]

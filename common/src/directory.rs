@@ -2,7 +2,7 @@
 //! address belongs to"). The directory holds person ids, not addresses, so it
 //! can travel inside the run context to every worker.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -26,11 +26,11 @@ pub enum Party {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Directory {
     /// Person ids of the org users.
-    pub org: HashSet<u64>,
+    pub org: FxHashSet<u64>,
     /// Person id of a listed contact → its account.
-    pub contacts: HashMap<u64, AccountIdx>,
+    pub contacts: FxHashMap<u64, AccountIdx>,
     /// Lower-case domain → account.
-    pub domains: HashMap<String, AccountIdx>,
+    pub domains: FxHashMap<String, AccountIdx>,
     /// Account ids, sorted by byte order; an `AccountIdx` points here.
     pub accounts: Vec<String>,
 }
@@ -64,9 +64,18 @@ mod tests {
     fn directory() -> Directory {
         let accounts = vec!["ACC-1".to_owned(), "ACC-2".to_owned()];
         Directory {
-            org: [person_id("anna@contoso.com"), person_id("bo@acme.com")].into(),
-            contacts: [(person_id("eve@gmail.com"), 1), (person_id("carl@acme.com"), 1)].into(),
-            domains: [("acme.com".to_owned(), 0), ("co.uk".to_owned(), 1)].into(),
+            org: [person_id("anna@contoso.com"), person_id("bo@acme.com")]
+                .into_iter()
+                .collect(),
+            contacts: [
+                (person_id("eve@gmail.com"), 1),
+                (person_id("carl@acme.com"), 1),
+            ]
+            .into_iter()
+            .collect(),
+            domains: [("acme.com".to_owned(), 0), ("co.uk".to_owned(), 1)]
+                .into_iter()
+                .collect(),
             accounts,
         }
     }
@@ -78,15 +87,30 @@ mod tests {
 
     #[test]
     fn explicit_contact_wins_over_domain_rule() {
-        assert!(matches!(directory().resolve("carl@acme.com"), Party::Account(1, _)));
-        assert!(matches!(directory().resolve("eve@gmail.com"), Party::Account(1, _)));
+        assert!(matches!(
+            directory().resolve("carl@acme.com"),
+            Party::Account(1, _)
+        ));
+        assert!(matches!(
+            directory().resolve("eve@gmail.com"),
+            Party::Account(1, _)
+        ));
     }
 
     #[test]
     fn domain_then_parent_domains_give_the_account() {
-        assert!(matches!(directory().resolve("x@acme.com"), Party::Account(0, _)));
-        assert!(matches!(directory().resolve("x@eu.sales.acme.com"), Party::Account(0, _)));
-        assert!(matches!(directory().resolve("x@shop.co.uk"), Party::Account(1, _)));
+        assert!(matches!(
+            directory().resolve("x@acme.com"),
+            Party::Account(0, _)
+        ));
+        assert!(matches!(
+            directory().resolve("x@eu.sales.acme.com"),
+            Party::Account(0, _)
+        ));
+        assert!(matches!(
+            directory().resolve("x@shop.co.uk"),
+            Party::Account(1, _)
+        ));
     }
 
     #[test]

@@ -35,7 +35,11 @@ pub struct ShardBytes<'a> {
 }
 
 /// Parses the `jsonl` lines of a shard.
-pub fn ingest_jsonl(shard: &ShardBytes, directory: &Directory, key_partitions: u32) -> IngestOutput {
+pub fn ingest_jsonl(
+    shard: &ShardBytes,
+    directory: &Directory,
+    key_partitions: u32,
+) -> IngestOutput {
     let mut out = IngestOutput {
         partitions: vec![Vec::new(); key_partitions as usize],
         ..IngestOutput::default()
@@ -110,7 +114,10 @@ this is not json\n\
         assert_eq!(out.counters.records, 3);
         assert_eq!(out.partitions.iter().map(Vec::len).sum::<usize>(), 2);
         assert_eq!(out.rejects.len(), 1);
-        assert_eq!(out.rejects[0].offset, TEXT.find("this").expect("present") as u64);
+        assert_eq!(
+            out.rejects[0].offset,
+            TEXT.find("this").expect("present") as u64
+        );
     }
 
     #[test]

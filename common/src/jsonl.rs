@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::address::normalise;
+use crate::address::normalise_into;
 use crate::directory::{Directory, Party};
 use crate::record::{tidy_parties, StagedEmail, StagedMeeting, StagedRecord};
 use crate::reject::{RejectReason as R, Rejection};
@@ -95,11 +95,14 @@ pub fn parse_line(line: &[u8], directory: &Directory) -> Result<StagedRecord, Re
 }
 
 fn trimmed_non_empty(value: Option<&Cow<str>>) -> Option<String> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned)
+    value
+        .map(|v| v.trim())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
 }
 
-fn resolve(directory: &Directory, raw: &str) -> Option<Party> {
-    normalise(raw).map(|a| directory.resolve(&a))
+fn resolve(directory: &Directory, raw: &str, buf: &mut String) -> Option<Party> {
+    normalise_into(raw, buf).then(|| directory.resolve(buf))
 }
 
 fn from_raw(raw: RawRecord, directory: &Directory) -> Result<StagedRecord, Rejection> {
@@ -118,20 +121,27 @@ fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection
         .as_deref()
         .and_then(parse_rfc3339)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sent_at"))?;
+    let mut buf = String::with_capacity(64);
     let sender = raw
         .from
         .as_deref()
-        .and_then(|f| resolve(directory, f))
+        .and_then(|f| resolve(directory, f, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidSender, "from"))?;
     let mut recipients: Vec<Party> = [raw.to, raw.cc, raw.bcc]
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|r| resolve(directory, &r))
+        .filter_map(|r| resolve(directory, &r, &mut buf))
         .collect();
     tidy_parties(&mut recipients);
     let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref());
-    Ok(StagedEmail { key, sent_at, sender, recipients, in_reply_to })
+    Ok(StagedEmail {
+        key,
+        sent_at,
+        sender,
+        recipients,
+        in_reply_to,
+    })
 }
 
 fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
@@ -150,10 +160,11 @@ fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejec
     if end <= start {
         return Err(Rejection::new(R::EndNotAfterStart, "end"));
     }
+    let mut buf = String::with_capacity(64);
     let organizer = raw
         .organizer
         .as_deref()
-        .and_then(|o| resolve(directory, o))
+        .and_then(|o| resolve(directory, o, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
     let mut attendees = Vec::new();
     for (i, a) in raw.attendees.unwrap_or_default().iter().enumerate() {
@@ -164,13 +175,24 @@ fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejec
         if response == Response::Declined || resource {
             continue;
         }
-        if let Some(p) = a.email.as_deref().and_then(|e| resolve(directory, e)) {
+        if let Some(p) = a
+            .email
+            .as_deref()
+            .and_then(|e| resolve(directory, e, &mut buf))
+        {
             attendees.push(p);
         }
     }
     tidy_parties(&mut attendees);
     let ignored = raw.cancelled.unwrap_or(false) || raw.all_day.unwrap_or(false);
-    Ok(StagedMeeting { key, start, end, organizer, attendees, ignored })
+    Ok(StagedMeeting {
+        key,
+        start,
+        end,
+        organizer,
+        attendees,
+        ignored,
+    })
 }
 
 /// Names what is wrong with a line the typed parse refused.
@@ -203,7 +225,9 @@ fn classify(line: &[u8]) -> Rejection {
         return Rejection::new(*reason, *field);
     }
     let is_list_of = |k: &str, f: fn(&Value) -> bool| {
-        object.get(k).is_none_or(|v| v.is_null() || v.as_array().is_some_and(|a| a.iter().all(f)))
+        object
+            .get(k)
+            .is_none_or(|v| v.is_null() || v.as_array().is_some_and(|a| a.iter().all(f)))
     };
     if kind == Some("email") {
         for field in ["to", "cc", "bcc"] {
@@ -216,7 +240,10 @@ fn classify(line: &[u8]) -> Rejection {
             return Rejection::new(R::InvalidAttendees, "attendees");
         }
         for field in ["cancelled", "all_day"] {
-            if object.get(field).is_some_and(|v| !v.is_boolean() && !v.is_null()) {
+            if object
+                .get(field)
+                .is_some_and(|v| !v.is_boolean() && !v.is_null())
+            {
                 return Rejection::new(R::InvalidField, field);
             }
         }
@@ -242,15 +269,17 @@ mod tests {
 
     fn dir() -> Directory {
         Directory {
-            org: [person_id("anna@contoso.com")].into(),
-            domains: [("fabrikam.com".to_owned(), 0)].into(),
+            org: [person_id("anna@contoso.com")].into_iter().collect(),
+            domains: [("fabrikam.com".to_owned(), 0)].into_iter().collect(),
             accounts: vec!["FAB".to_owned()],
             ..Directory::default()
         }
     }
 
     fn reason(line: &str) -> R {
-        parse_line(line.as_bytes(), &dir()).expect_err("rejected").reason
+        parse_line(line.as_bytes(), &dir())
+            .expect_err("rejected")
+            .reason
     }
 
     #[test]
@@ -264,7 +293,10 @@ mod tests {
         assert_eq!(e.key, "<m1@c>");
         assert_eq!(e.sent_at, parse_rfc3339("2026-03-02T08:15:00Z").expect("t"));
         assert_eq!(e.sender, Party::Org(person_id("anna@contoso.com")));
-        assert_eq!(e.recipients, vec![Party::Account(0, person_id("bo@fabrikam.com"))]);
+        assert_eq!(
+            e.recipients,
+            vec![Party::Account(0, person_id("bo@fabrikam.com"))]
+        );
         assert_eq!(e.in_reply_to.as_deref(), Some("<m0@f>"));
     }
 
@@ -277,7 +309,10 @@ mod tests {
         let StagedRecord::Meeting(m) = parse_line(line.as_bytes(), &dir()).expect("meeting") else {
             panic!("not a meeting")
         };
-        assert_eq!(m.attendees, vec![Party::Account(0, person_id("bo@fabrikam.com"))]);
+        assert_eq!(
+            m.attendees,
+            vec![Party::Account(0, person_id("bo@fabrikam.com"))]
+        );
         assert!(!m.ignored);
         assert_eq!(m.end - m.start, 1800);
     }
@@ -285,25 +320,104 @@ mod tests {
     #[test]
     fn bad_records_are_rejected_with_a_reason() {
         assert_eq!(reason("this is not json"), R::InvalidSyntax);
-        assert_eq!(reason(r#"{"type":"email", "message_id": "<bad6@x>", "sent_at": "#), R::InvalidSyntax);
+        assert_eq!(
+            reason(r#"{"type":"email", "message_id": "<bad6@x>", "sent_at": "#),
+            R::InvalidSyntax
+        );
         assert_eq!(reason("[1,2]"), R::NotAnObject);
         assert_eq!(reason(r#"{"type":"fax","id":1}"#), R::UnknownType);
-        assert_eq!(reason(r#"{"type":"email","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#), R::MissingMessageId);
-        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"not-a-time","from":"a@b.com"}"#), R::InvalidSentAt);
-        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00","from":"a@b.com"}"#), R::InvalidSentAt);
-        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"no-at-sign"}"#), R::InvalidSender);
-        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z"}"#), R::InvalidSender);
-        assert_eq!(reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com","to":"c@d.com"}"#), R::RecipientsNotAList);
-        assert_eq!(reason(r#"{"type":"email","message_id":5,"sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#), R::MissingMessageId);
-        assert_eq!(reason(r#"{"type":"meeting","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#), R::MissingUid);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"x","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#), R::InvalidStart);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"","organizer":"a@b.com"}"#), R::InvalidEnd);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"bad4","start":"2026-01-02T10:00:00Z","end":"2026-01-02T09:00:00Z","organizer":"a@contoso.com"}"#), R::EndNotAfterStart);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00.1Z","end":"2026-01-02T10:00:00.9Z","organizer":"a@b.com"}"#), R::EndNotAfterStart);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"ab.com"}"#), R::InvalidOrganizer);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":["x@y.z"]}"#), R::InvalidAttendees);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":{}}"#), R::InvalidAttendees);
-        assert_eq!(reason(r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":[{"email":"x@y.z","status":"maybe"}]}"#), R::InvalidAttendees);
+        assert_eq!(
+            reason(r#"{"type":"email","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#),
+            R::MissingMessageId
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"email","message_id":"<b>","sent_at":"not-a-time","from":"a@b.com"}"#
+            ),
+            R::InvalidSentAt
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00","from":"a@b.com"}"#
+            ),
+            R::InvalidSentAt
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"no-at-sign"}"#
+            ),
+            R::InvalidSender
+        );
+        assert_eq!(
+            reason(r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z"}"#),
+            R::InvalidSender
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com","to":"c@d.com"}"#
+            ),
+            R::RecipientsNotAList
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"email","message_id":5,"sent_at":"2026-01-01T00:00:00Z","from":"a@b.com"}"#
+            ),
+            R::MissingMessageId
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#
+            ),
+            R::MissingUid
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"x","end":"2026-01-02T11:00:00Z","organizer":"a@b.com"}"#
+            ),
+            R::InvalidStart
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"","organizer":"a@b.com"}"#
+            ),
+            R::InvalidEnd
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"bad4","start":"2026-01-02T10:00:00Z","end":"2026-01-02T09:00:00Z","organizer":"a@contoso.com"}"#
+            ),
+            R::EndNotAfterStart
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00.1Z","end":"2026-01-02T10:00:00.9Z","organizer":"a@b.com"}"#
+            ),
+            R::EndNotAfterStart
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"ab.com"}"#
+            ),
+            R::InvalidOrganizer
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":["x@y.z"]}"#
+            ),
+            R::InvalidAttendees
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":{}}"#
+            ),
+            R::InvalidAttendees
+        );
+        assert_eq!(
+            reason(
+                r#"{"type":"meeting","uid":"u","start":"2026-01-02T10:00:00Z","end":"2026-01-02T11:00:00Z","organizer":"a@b.com","attendees":[{"email":"x@y.z","status":"maybe"}]}"#
+            ),
+            R::InvalidAttendees
+        );
     }
 
     #[test]

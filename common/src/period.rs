@@ -32,7 +32,9 @@ impl Level {
 
     /// Parses `Year`, `Month` or `Week`.
     pub fn parse(text: &str) -> Option<Level> {
-        Level::ALL.into_iter().find(|l| l.name().eq_ignore_ascii_case(text))
+        Level::ALL
+            .into_iter()
+            .find(|l| l.name().eq_ignore_ascii_case(text))
     }
 
     /// First day of the period of this level containing `day`.
@@ -68,7 +70,10 @@ pub struct Window {
 impl Window {
     /// The window ending on `as_of` and holding `window_days` days.
     pub fn new(as_of: Day, window_days: u32) -> Window {
-        Window { first: as_of - window_days as Day + 1, as_of }
+        Window {
+            first: as_of - window_days as Day + 1,
+            as_of,
+        }
     }
 
     /// True when `day` is counted.
@@ -91,14 +96,23 @@ mod tests {
         let d = day("2026-01-01"); // a Thursday
         assert_eq!(format_day(Level::Week.start(d)), "2025-12-29");
         assert_eq!(format_day(Level::Month.start(d)), "2026-01-01");
-        assert_eq!(format_day(Level::Year.start(day("2026-06-30"))), "2026-01-01");
+        assert_eq!(
+            format_day(Level::Year.start(day("2026-06-30"))),
+            "2026-01-01"
+        );
         assert_eq!(Level::Week.start(day("2026-03-02")), day("2026-03-02"));
-        assert_eq!(format_day(Level::Week.start(day("2026-03-08"))), "2026-03-02");
+        assert_eq!(
+            format_day(Level::Week.start(day("2026-03-08"))),
+            "2026-03-02"
+        );
     }
 
     #[test]
     fn period_end_is_last_day() {
-        assert_eq!(format_day(Level::Month.end(day("2024-02-01"))), "2024-02-29");
+        assert_eq!(
+            format_day(Level::Month.end(day("2024-02-01"))),
+            "2024-02-29"
+        );
         assert_eq!(format_day(Level::Year.end(day("2025-01-01"))), "2025-12-31");
         assert_eq!(format_day(Level::Week.end(day("2025-12-29"))), "2026-01-04");
     }

@@ -79,7 +79,13 @@ pub enum Phase {
 
 impl Phase {
     /// All phases in order.
-    pub const ALL: [Phase; 5] = [Phase::Ingest, Phase::Aggregate, Phase::Replies, Phase::Reduce, Phase::Score];
+    pub const ALL: [Phase; 5] = [
+        Phase::Ingest,
+        Phase::Aggregate,
+        Phase::Replies,
+        Phase::Reduce,
+        Phase::Score,
+    ];
 
     /// Lower-case name.
     pub fn name(self) -> &'static str {
@@ -126,11 +132,21 @@ pub fn plan_shards(files: &[(String, String, Format, u64)], shard_bytes: u64) ->
     let mut shards = Vec::new();
     for (file, location, format, size) in files {
         let splittable = matches!(format, Format::Jsonl);
-        let step = if splittable { shard_bytes.max(1) } else { (*size).max(1) };
+        let step = if splittable {
+            shard_bytes.max(1)
+        } else {
+            (*size).max(1)
+        };
         let mut start = 0;
         loop {
             let end = (start + step).min(*size);
-            shards.push(Shard { file: file.clone(), location: location.clone(), format: *format, start, end });
+            shards.push(Shard {
+                file: file.clone(),
+                location: location.clone(),
+                format: *format,
+                start,
+                end,
+            });
             if end >= *size {
                 break;
             }
@@ -165,7 +181,11 @@ pub enum EnvelopeError {
 impl JobEnvelope {
     /// An envelope of the current version.
     pub fn new(run_id: &str, job: Job) -> JobEnvelope {
-        JobEnvelope { version: JOB_MESSAGE_VERSION, run_id: run_id.to_owned(), job }
+        JobEnvelope {
+            version: JOB_MESSAGE_VERSION,
+            run_id: run_id.to_owned(),
+            job,
+        }
     }
 
     /// postcard bytes.
@@ -189,26 +209,63 @@ mod tests {
 
     #[test]
     fn envelope_round_trips_and_checks_its_version() {
-        let e = JobEnvelope::new("r1", Job { phase: Phase::Reduce, part: 7 });
+        let e = JobEnvelope::new(
+            "r1",
+            Job {
+                phase: Phase::Reduce,
+                part: 7,
+            },
+        );
         assert_eq!(JobEnvelope::decode(&e.encode()).expect("decoded"), e);
         let old = JobEnvelope { version: 0, ..e };
-        assert!(matches!(JobEnvelope::decode(&old.encode()), Err(EnvelopeError::Version(0))));
+        assert!(matches!(
+            JobEnvelope::decode(&old.encode()),
+            Err(EnvelopeError::Version(0))
+        ));
         assert!(JobEnvelope::decode(&[0xff, 0xff, 0xff]).is_err());
     }
 
     #[test]
     fn shards_cover_files_without_gaps() {
         let files = vec![
-            ("a.jsonl".to_owned(), "/x/a.jsonl".to_owned(), Format::Jsonl, 25),
-            ("b.jsonl".to_owned(), "/x/b.jsonl".to_owned(), Format::Jsonl, 0),
+            (
+                "a.jsonl".to_owned(),
+                "/x/a.jsonl".to_owned(),
+                Format::Jsonl,
+                25,
+            ),
+            (
+                "b.jsonl".to_owned(),
+                "/x/b.jsonl".to_owned(),
+                Format::Jsonl,
+                0,
+            ),
         ];
         let shards = plan_shards(&files, 10);
-        let ranges: Vec<_> = shards.iter().map(|s| (s.file.as_str(), s.start, s.end)).collect();
-        assert_eq!(ranges, [("a.jsonl", 0, 10), ("a.jsonl", 10, 20), ("a.jsonl", 20, 25), ("b.jsonl", 0, 0)]);
+        let ranges: Vec<_> = shards
+            .iter()
+            .map(|s| (s.file.as_str(), s.start, s.end))
+            .collect();
+        assert_eq!(
+            ranges,
+            [
+                ("a.jsonl", 0, 10),
+                ("a.jsonl", 10, 20),
+                ("a.jsonl", 20, 25),
+                ("b.jsonl", 0, 0)
+            ]
+        );
     }
 
     #[test]
     fn job_ids_are_stable() {
-        assert_eq!(Job { phase: Phase::Aggregate, part: 3 }.id(), "aggregate-0003");
+        assert_eq!(
+            Job {
+                phase: Phase::Aggregate,
+                part: 3
+            }
+            .id(),
+            "aggregate-0003"
+        );
     }
 }

@@ -10,11 +10,11 @@ use crate::score::{Histograms, ScoreTable};
 
 /// Merges the partials of one account partition into its rows (sorted by
 /// account, level, period) and their histograms.
-pub fn reduce<'a>(partials: impl IntoIterator<Item = &'a PartialAggregate>, window: &Window) -> (Vec<EngagementRow>, Histograms) {
-    let mut merged = PartialAggregate::default();
-    for p in partials {
-        merged.merge(p);
-    }
+pub fn reduce<'a>(
+    partials: impl IntoIterator<Item = &'a PartialAggregate>,
+    window: &Window,
+) -> (Vec<EngagementRow>, Histograms) {
+    let merged = PartialAggregate::merge_all(partials);
     let empty = Timeline::default();
     let mut histograms = Histograms::default();
     let rows: Vec<EngagementRow> = merged
@@ -38,11 +38,17 @@ pub struct MissingGroup {
 }
 
 /// Scores rows and writes their CSV lines (no header).
-pub fn score_rows(rows: &[EngagementRow], table: &ScoreTable, directory: &Directory) -> Result<String, MissingGroup> {
+pub fn score_rows(
+    rows: &[EngagementRow],
+    table: &ScoreTable,
+    directory: &Directory,
+) -> Result<String, MissingGroup> {
     let mut out = String::with_capacity(rows.len() * 96);
     for row in rows {
         let account = directory.account_id(row.account);
-        let score = table.score(row).ok_or_else(|| MissingGroup { account: account.to_owned() })?;
+        let score = table.score(row).ok_or_else(|| MissingGroup {
+            account: account.to_owned(),
+        })?;
         row.write_csv(account, score, &mut out);
     }
     Ok(out)

@@ -79,7 +79,10 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection naming `field`.
     pub fn new(reason: RejectReason, field: impl Into<String>) -> Rejection {
-        Rejection { reason, field: field.into() }
+        Rejection {
+            reason,
+            field: field.into(),
+        }
     }
 }
 

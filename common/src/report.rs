@@ -59,7 +59,14 @@ pub struct RunReport {
 
 impl RunReport {
     /// A report from the merged counters; timings and jobs are filled by the caller.
-    pub fn new(run_id: &str, mode: &str, settings: &TenantSettings, c: &RunCounters, accounts: u64, rows: u64) -> RunReport {
+    pub fn new(
+        run_id: &str,
+        mode: &str,
+        settings: &TenantSettings,
+        c: &RunCounters,
+        accounts: u64,
+        rows: u64,
+    ) -> RunReport {
         let window_start = settings.as_of - chrono::Days::new(u64::from(settings.window_days) - 1);
         RunReport {
             run_id: run_id.to_owned(),
@@ -70,7 +77,11 @@ impl RunReport {
             mode: mode.to_owned(),
             records: c.records,
             rejected: c.num_rejected(),
-            rejected_by_reason: c.rejected.iter().map(|(r, n)| (r.name().to_owned(), *n)).collect(),
+            rejected_by_reason: c
+                .rejected
+                .iter()
+                .map(|(r, n)| (r.name().to_owned(), *n))
+                .collect(),
             duplicates: c.duplicates,
             out_of_window: c.out_of_window,
             ignored_meetings: c.ignored_meetings,

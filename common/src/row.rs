@@ -69,7 +69,12 @@ fn days_since(days: &[Day], reference: Day) -> Option<i32> {
 
 /// Builds the row of one (account, level, period) from its figures and the
 /// account's timeline.
-pub fn build_row(key: &PeriodKey, p: &PeriodPartial, timeline: &Timeline, window: &Window) -> EngagementRow {
+pub fn build_row(
+    key: &PeriodKey,
+    p: &PeriodPartial,
+    timeline: &Timeline,
+    window: &Window,
+) -> EngagementRow {
     let reference = key.level.end(key.start).min(window.as_of);
     let engagement_start = match (timeline.email_days.first(), timeline.meeting_days.first()) {
         (Some(e), Some(m)) => *e.min(m),
@@ -171,16 +176,30 @@ mod tests {
     #[test]
     fn row_reference_is_end_of_period_or_as_of() {
         let window = Window::new(100, 365);
-        let key = PeriodKey { account: 0, level: Level::Week, start: 92 - 0 };
+        let key = PeriodKey {
+            account: 0,
+            level: Level::Week,
+            start: 92 - 0,
+        };
         let start = Level::Week.start(92);
         let key = PeriodKey { start, ..key };
-        let timeline = Timeline { email_days: vec![50, start], meeting_days: vec![150] };
-        let p = PeriodPartial { emails_to: 1, ..Default::default() };
+        let timeline = Timeline {
+            email_days: vec![50, start],
+            meeting_days: vec![150],
+        };
+        let p = PeriodPartial {
+            emails_to: 1,
+            ..Default::default()
+        };
         let row = build_row(&key, &p, &timeline, &window);
         assert_eq!(row.days_since_email, Some(start + 6 - start));
         assert_eq!(row.days_since_meeting, None);
         assert_eq!(row.engagement_start, 50);
-        let year = PeriodKey { level: Level::Year, start: Level::Year.start(50), ..key };
+        let year = PeriodKey {
+            level: Level::Year,
+            start: Level::Year.start(50),
+            ..key
+        };
         let row = build_row(&year, &p, &timeline, &window);
         assert_eq!(row.days_since_email, Some(100 - start));
     }
@@ -207,7 +226,10 @@ mod tests {
         };
         let mut out = String::new();
         row.write_csv("ACC-1", 32, &mut out);
-        assert_eq!(out, "ACC-1,32,2,1,0,0,0,4,0,1,1970-01-01,18,,,1477.00,1970-01-01,Month\n");
+        assert_eq!(
+            out,
+            "ACC-1,32,2,1,0,0,0,4,0,1,1970-01-01,18,,,1477.00,1970-01-01,Month\n"
+        );
         assert_eq!(csv_field("a,b"), "\"a,b\"");
     }
 }

@@ -108,7 +108,10 @@ mod tests {
     #[test]
     fn email_counts_for_several_accounts_at_once() {
         let got = interactions(ANNA, &[BO, ZED, CARL]);
-        assert_eq!(got.iter().map(|i| i.account).collect::<Vec<_>>(), vec![0, 1]);
+        assert_eq!(
+            got.iter().map(|i| i.account).collect::<Vec<_>>(),
+            vec![0, 1]
+        );
         assert!(got.iter().all(|i| i.to_account));
         assert_eq!(got[0].org_people, vec![1, 2]);
         assert_eq!(got[1].account_people, vec![20]);

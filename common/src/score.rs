@@ -15,7 +15,8 @@ use crate::time::Day;
 pub const NUM_FEATURES: usize = 5;
 
 /// Feature names, in weight order.
-pub const FEATURES: [&str; NUM_FEATURES] = ["emails", "meetings", "people", "recency", "reciprocity"];
+pub const FEATURES: [&str; NUM_FEATURES] =
+    ["emails", "meetings", "people", "recency", "reciprocity"];
 
 /// Default weights: emails, meetings, people, recency, reciprocity.
 pub const DEFAULT_WEIGHTS: [u32; NUM_FEATURES] = [25, 25, 20, 20, 10];

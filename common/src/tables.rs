@@ -29,9 +29,16 @@ pub struct Tables {
     pub office_users: BTreeMap<String, String>,
 }
 
-fn read_rows(name: &str, bytes: &[u8], columns: [&str; 2]) -> Result<Vec<(u64, [String; 2])>, ConfigError> {
+fn read_rows(
+    name: &str,
+    bytes: &[u8],
+    columns: [&str; 2],
+) -> Result<Vec<(u64, [String; 2])>, ConfigError> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(bytes);
-    let headers = reader.headers().map_err(|e| ConfigError::new(name, format!("unreadable header: {e}")))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| ConfigError::new(name, format!("unreadable header: {e}")))?
+        .clone();
     let index: Vec<usize> = columns
         .iter()
         .map(|c| {
@@ -52,7 +59,12 @@ fn read_rows(name: &str, bytes: &[u8], columns: [&str; 2]) -> Result<Vec<(u64, [
 }
 
 fn address(name: &str, line: u64, column: &str, raw: &str) -> Result<String, ConfigError> {
-    normalise(raw).ok_or_else(|| ConfigError::new(format!("{name}:{line}"), format!("{column} is not a valid address")))
+    normalise(raw).ok_or_else(|| {
+        ConfigError::new(
+            format!("{name}:{line}"),
+            format!("{column} is not a valid address"),
+        )
+    })
 }
 
 /// Reads and checks the three tables.
@@ -69,7 +81,10 @@ pub fn read_tables(src: &TableSources) -> Result<Tables, ConfigError> {
     if !ORG_USERS.contains(&office_users.len()) {
         return Err(ConfigError::new(
             org_name,
-            format!("{} distinct org users; between 2 and 2500 are needed", office_users.len()),
+            format!(
+                "{} distinct org users; between 2 and 2500 are needed",
+                office_users.len()
+            ),
         ));
     }
 
@@ -85,12 +100,19 @@ pub fn read_tables(src: &TableSources) -> Result<Tables, ConfigError> {
         .chain(domains.iter().map(|(l, [_, a])| (domains_name, l, a)))
     {
         if account.is_empty() {
-            return Err(ConfigError::new(format!("{name}:{line}"), "account_id is empty"));
+            return Err(ConfigError::new(
+                format!("{name}:{line}"),
+                "account_id is empty",
+            ));
         }
         accounts.insert(account.clone());
     }
     let accounts: Vec<String> = accounts.into_iter().collect();
-    let index: HashMap<&str, u32> = accounts.iter().enumerate().map(|(i, a)| (a.as_str(), i as u32)).collect();
+    let index: HashMap<&str, u32> = accounts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| (a.as_str(), i as u32))
+        .collect();
 
     let mut directory = Directory {
         org: office_users.keys().map(|a| person_id(a)).collect(),
@@ -99,17 +121,29 @@ pub fn read_tables(src: &TableSources) -> Result<Tables, ConfigError> {
     // The first listing of a contact or domain wins, as the file orders them.
     for (line, [email, account]) in &contacts {
         let email = address(contacts_name, *line, "email", email)?;
-        directory.contacts.entry(person_id(&email)).or_insert(index[account.as_str()]);
+        directory
+            .contacts
+            .entry(person_id(&email))
+            .or_insert(index[account.as_str()]);
     }
     for (line, [domain, account]) in &domains {
         let domain = domain.to_lowercase();
         if domain.is_empty() || domain.contains('@') {
-            return Err(ConfigError::new(format!("{domains_name}:{line}"), "domain is not a domain name"));
+            return Err(ConfigError::new(
+                format!("{domains_name}:{line}"),
+                "domain is not a domain name",
+            ));
         }
-        directory.domains.entry(domain).or_insert(index[account.as_str()]);
+        directory
+            .domains
+            .entry(domain)
+            .or_insert(index[account.as_str()]);
     }
     directory.accounts = accounts;
-    Ok(Tables { directory, office_users })
+    Ok(Tables {
+        directory,
+        office_users,
+    })
 }
 
 /// `office_users.csv`.
@@ -137,21 +171,30 @@ mod tests {
         })
     }
 
-    const ORG: &str = "email,aad_object_id\nANNA@contoso.com,\n bo@contoso.com ,id-2\nanna@contoso.com,id-1\n";
+    const ORG: &str =
+        "email,aad_object_id\nANNA@contoso.com,\n bo@contoso.com ,id-2\nanna@contoso.com,id-1\n";
 
     #[test]
     fn office_users_are_normalised_distinct_and_sorted() {
-        let t = tables(ORG, "email,account_id\n", "domain,account_id\nAcme.com,A\n").expect("valid");
+        let t =
+            tables(ORG, "email,account_id\n", "domain,account_id\nAcme.com,A\n").expect("valid");
         assert_eq!(
             office_users_csv(&t.office_users),
             "Email,AadObjectId\nanna@contoso.com,id-1\nbo@contoso.com,id-2\n"
         );
-        assert!(matches!(t.directory.resolve("x@acme.com"), Party::Account(0, _)));
+        assert!(matches!(
+            t.directory.resolve("x@acme.com"),
+            Party::Account(0, _)
+        ));
     }
 
     #[test]
     fn too_few_org_users_are_refused() {
-        let e = tables("email,aad_object_id\na@b.c,\nA@B.C,\n", "email,account_id\n", "domain,account_id\n");
+        let e = tables(
+            "email,aad_object_id\na@b.c,\nA@B.C,\n",
+            "email,account_id\n",
+            "domain,account_id\n",
+        );
         assert_eq!(e.err().map(|e| e.field), Some("org_users.csv".to_owned()));
     }
 
@@ -165,7 +208,12 @@ mod tests {
 
     #[test]
     fn extra_columns_are_ignored_and_accounts_sorted() {
-        let t = tables(ORG, "name,email,account_id\nx,x@y.z,B\n", "domain,account_id,size\nacme.com,A,3\n").expect("valid");
+        let t = tables(
+            ORG,
+            "name,email,account_id\nx,x@y.z,B\n",
+            "domain,account_id,size\nacme.com,A,3\n",
+        )
+        .expect("valid");
         assert_eq!(t.directory.accounts, ["A", "B"]);
         assert!(matches!(t.directory.resolve("x@y.z"), Party::Account(1, _)));
     }

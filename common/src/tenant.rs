@@ -25,7 +25,10 @@ pub struct ConfigError {
 impl ConfigError {
     /// An error about `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-        ConfigError { field: field.into(), message: message.into() }
+        ConfigError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -143,41 +146,70 @@ fn parse_date(value: &toml::Value) -> Option<NaiveDate> {
 }
 
 /// Validates `[tenant]` and `[score]`; `today` gives the default `as_of` in a zone.
-pub fn validate(raw: &RawTenantConfig, today: impl Fn(&Tz) -> NaiveDate) -> Result<TenantSettings, ConfigError> {
-    let timezone = raw.tenant.timezone.clone().unwrap_or_else(|| "UTC".to_owned());
-    let tz: Tz = timezone
-        .parse()
-        .map_err(|_| ConfigError::new("tenant.timezone", format!("unknown time zone {timezone:?}")))?;
+pub fn validate(
+    raw: &RawTenantConfig,
+    today: impl Fn(&Tz) -> NaiveDate,
+) -> Result<TenantSettings, ConfigError> {
+    let timezone = raw
+        .tenant
+        .timezone
+        .clone()
+        .unwrap_or_else(|| "UTC".to_owned());
+    let tz: Tz = timezone.parse().map_err(|_| {
+        ConfigError::new("tenant.timezone", format!("unknown time zone {timezone:?}"))
+    })?;
     let as_of = match &raw.tenant.as_of {
         None => today(&tz),
-        Some(v) => parse_date(v)
-            .ok_or_else(|| ConfigError::new("tenant.as_of", format!("not a date (YYYY-MM-DD): {v}")))?,
+        Some(v) => parse_date(v).ok_or_else(|| {
+            ConfigError::new("tenant.as_of", format!("not a date (YYYY-MM-DD): {v}"))
+        })?,
     };
     let window_days = match &raw.tenant.window_days {
         None => 365,
         Some(toml::Value::Integer(n)) if WINDOW_DAYS.contains(n) => *n as u32,
-        Some(v) => return Err(ConfigError::new("tenant.window_days", format!("must be a whole number in 1..=1100, got {v}"))),
+        Some(v) => {
+            return Err(ConfigError::new(
+                "tenant.window_days",
+                format!("must be a whole number in 1..=1100, got {v}"),
+            ))
+        }
     };
     let mut weights = DEFAULT_WEIGHTS;
     for (name, value) in &raw.score.weights {
         let field = format!("score.weights.{name}");
-        let i = FEATURES
-            .iter()
-            .position(|f| f == name)
-            .ok_or_else(|| ConfigError::new(&field, format!("unknown feature (expected one of {})", FEATURES.join(", "))))?;
+        let i = FEATURES.iter().position(|f| f == name).ok_or_else(|| {
+            ConfigError::new(
+                &field,
+                format!("unknown feature (expected one of {})", FEATURES.join(", ")),
+            )
+        })?;
         weights[i] = match value {
             toml::Value::Integer(n) if (0..=100).contains(n) => *n as u32,
-            v => return Err(ConfigError::new(&field, format!("must be a whole number >= 0, got {v}"))),
+            v => {
+                return Err(ConfigError::new(
+                    &field,
+                    format!("must be a whole number >= 0, got {v}"),
+                ))
+            }
         };
     }
     let sum: u32 = weights.iter().sum();
     if sum != 100 {
-        return Err(ConfigError::new("score.weights", format!("weights add up to {sum}, not 100")));
+        return Err(ConfigError::new(
+            "score.weights",
+            format!("weights add up to {sum}, not 100"),
+        ));
     }
     if raw.tenant.id.trim().is_empty() {
         return Err(ConfigError::new("tenant.id", "must not be empty"));
     }
-    Ok(TenantSettings { id: raw.tenant.id.clone(), timezone, as_of, window_days, weights })
+    Ok(TenantSettings {
+        id: raw.tenant.id.clone(),
+        timezone,
+        as_of,
+        window_days,
+        weights,
+    })
 }
 
 #[cfg(test)]
@@ -212,7 +244,9 @@ path = "a/*.jsonl"
         let s = check("", "").expect("valid");
         assert_eq!(s.window_days, 365);
         assert_eq!(s.weights, DEFAULT_WEIGHTS);
-        let text = BASE.replace("timezone = \"Europe/Stockholm\"\n", "").replace("as_of = \"2026-06-30\"\n", "");
+        let text = BASE
+            .replace("timezone = \"Europe/Stockholm\"\n", "")
+            .replace("as_of = \"2026-06-30\"\n", "");
         let s = validate(&parse_toml(&text).expect("toml"), today).expect("valid");
         assert_eq!((s.timezone.as_str(), s.as_of), ("UTC", today(&Tz::UTC)));
     }
@@ -221,21 +255,43 @@ path = "a/*.jsonl"
     fn bad_settings_name_their_field() {
         let field = |r: Result<TenantSettings, ConfigError>| r.expect_err("refused").field;
         let bad_zone = BASE.replace("Europe/Stockholm", "Mars/Base");
-        assert_eq!(field(validate(&parse_toml(&bad_zone).expect("toml"), today)), "tenant.timezone");
+        assert_eq!(
+            field(validate(&parse_toml(&bad_zone).expect("toml"), today)),
+            "tenant.timezone"
+        );
         let bad_date = BASE.replace("2026-06-30", "2026-02-30");
-        assert_eq!(field(validate(&parse_toml(&bad_date).expect("toml"), today)), "tenant.as_of");
+        assert_eq!(
+            field(validate(&parse_toml(&bad_date).expect("toml"), today)),
+            "tenant.as_of"
+        );
         assert_eq!(field(check("window_days = 0", "")), "tenant.window_days");
         assert_eq!(field(check("window_days = 1101", "")), "tenant.window_days");
         assert_eq!(field(check("window_days = 1.5", "")), "tenant.window_days");
-        assert_eq!(field(check("", "[score.weights]\nemails = 30\n")), "score.weights");
-        assert_eq!(field(check("", "[score.weights]\nemails = 25.0\n")), "score.weights.emails");
-        assert_eq!(field(check("", "[score.weights]\nemails = -5\nmeetings = 55\n")), "score.weights.emails");
-        assert_eq!(field(check("", "[score.weights]\nlikes = 0\n")), "score.weights.likes");
+        assert_eq!(
+            field(check("", "[score.weights]\nemails = 30\n")),
+            "score.weights"
+        );
+        assert_eq!(
+            field(check("", "[score.weights]\nemails = 25.0\n")),
+            "score.weights.emails"
+        );
+        assert_eq!(
+            field(check("", "[score.weights]\nemails = -5\nmeetings = 55\n")),
+            "score.weights.emails"
+        );
+        assert_eq!(
+            field(check("", "[score.weights]\nlikes = 0\n")),
+            "score.weights.likes"
+        );
     }
 
     #[test]
     fn weights_override_defaults() {
-        let s = check("window_days = 1100", "[score.weights]\nemails = 35\nreciprocity = 0\n").expect("valid");
+        let s = check(
+            "window_days = 1100",
+            "[score.weights]\nemails = 35\nreciprocity = 0\n",
+        )
+        .expect("valid");
         assert_eq!(s.weights, [35, 25, 20, 20, 0]);
         assert_eq!(s.window_days, 1100);
     }

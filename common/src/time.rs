@@ -33,7 +33,11 @@ fn digits(bytes: &[u8]) -> Option<u32> {
     if bytes.is_empty() || !bytes.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    Some(bytes.iter().fold(0, |acc, b| acc * 10 + u32::from(b - b'0')))
+    Some(
+        bytes
+            .iter()
+            .fold(0, |acc, b| acc * 10 + u32::from(b - b'0')),
+    )
 }
 
 /// Parses an RFC 3339 timestamp with `Z` or a numeric offset
@@ -49,7 +53,11 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     }
     let year = i64::from(digits(&b[0..4])?);
     let (month, day) = (digits(&b[5..7])?, digits(&b[8..10])?);
-    let (hour, minute, second) = (digits(&b[11..13])?, digits(&b[14..16])?, digits(&b[17..19])?);
+    let (hour, minute, second) = (
+        digits(&b[11..13])?,
+        digits(&b[14..16])?,
+        digits(&b[17..19])?,
+    );
     if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
         return None;
     }
@@ -138,7 +146,9 @@ mod tests {
     #[test]
     fn timestamp_matches_chrono() {
         let t = "2024-02-29T23:59:59-05:30";
-        let chrono = chrono::DateTime::parse_from_rfc3339(t).map(|d| d.timestamp()).ok();
+        let chrono = chrono::DateTime::parse_from_rfc3339(t)
+            .map(|d| d.timestamp())
+            .ok();
         assert_eq!(parse_rfc3339(t), chrono);
     }
 
@@ -154,6 +164,9 @@ mod tests {
     fn day_numbers_round_trip() {
         let d = NaiveDate::from_ymd_opt(2026, 6, 30).expect("date");
         assert_eq!(date_of(day_of(d)), d);
-        assert_eq!(day_of(NaiveDate::from_ymd_opt(1970, 1, 1).expect("date")), 0);
+        assert_eq!(
+            day_of(NaiveDate::from_ymd_opt(1970, 1, 1).expect("date")),
+            0
+        );
     }
 }

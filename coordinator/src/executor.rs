@@ -78,7 +78,10 @@ pub async fn execute_run(
     let run = ctx.run_id.as_str();
     backends
         .staging
-        .put(&context_path(run), postcard::to_stdvec(ctx).expect("a run context always serialises"))
+        .put(
+            &context_path(run),
+            postcard::to_stdvec(ctx).expect("a run context always serialises"),
+        )
         .await?;
     let mut phase_seconds = BTreeMap::new();
     let mut jobs = BTreeMap::new();
@@ -88,7 +91,13 @@ pub async fn execute_run(
             let n = run_phase(backends, ctx, phase, progress, cancel).await?;
             phase_seconds.insert(phase.name().to_owned(), t0.elapsed().as_secs_f64());
             jobs.insert(phase.name().to_owned(), n);
-            info!(run_id = run, phase = phase.name(), jobs = n, seconds = t0.elapsed().as_secs_f64(), "phase done");
+            info!(
+                run_id = run,
+                phase = phase.name(),
+                jobs = n,
+                seconds = t0.elapsed().as_secs_f64(),
+                "phase done"
+            );
         }
         let t0 = Instant::now();
         let mut report = write_outputs(backends, tenant, ctx, out, mode).await?;
@@ -129,7 +138,10 @@ pub async fn run_phase(
     progress.phase_started(phase, total);
     let already = backends.store.progress(run, phase).await?;
     if already.done < total {
-        let envelopes = jobs.into_iter().map(|job| JobEnvelope::new(run, job)).collect();
+        let envelopes = jobs
+            .into_iter()
+            .map(|job| JobEnvelope::new(run, job))
+            .collect();
         backends.queue.publish(envelopes).await?;
     }
     wait_phase(backends, run, phase, total, progress, cancel).await?;

@@ -55,6 +55,12 @@ pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> Ru
 pub fn new_run_id() -> String {
     let now = chrono::Utc::now();
     let nanos = now.timestamp_nanos_opt().unwrap_or_default();
-    let noise = xxhash_rust::xxh3::xxh3_64(&[nanos.to_le_bytes(), u64::from(std::process::id()).to_le_bytes()].concat());
+    let noise = xxhash_rust::xxh3::xxh3_64(
+        &[
+            nanos.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    );
     format!("r{}-{:06x}", now.format("%Y%m%d%H%M%S"), noise & 0xff_ffff)
 }

@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
 use rapport_common::tables::{read_tables, TableSources, Tables};
-use rapport_common::tenant::{parse_toml, validate, ConfigError, Format, RawTenantConfig, TenantSettings};
+use rapport_common::tenant::{
+    parse_toml, validate, ConfigError, Format, RawTenantConfig, TenantSettings,
+};
 
 /// A tenant that cannot be run.
 #[derive(Debug, thiserror::Error)]
@@ -56,7 +58,10 @@ pub struct LoadedTenant {
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Unreadable { path: path.display().to_string(), source })
+    std::fs::read(path).map_err(|source| LoadError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 fn today_in(tz: &Tz) -> chrono::NaiveDate {
@@ -65,10 +70,15 @@ fn today_in(tz: &Tz) -> chrono::NaiveDate {
 
 /// Loads and checks the tenant configured at `config_path`.
 pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
-    let config_path = std::path::absolute(config_path)
-        .map_err(|source| LoadError::Unreadable { path: config_path.display().to_string(), source })?;
+    let config_path = std::path::absolute(config_path).map_err(|source| LoadError::Unreadable {
+        path: config_path.display().to_string(),
+        source,
+    })?;
     let shown = config_path.display().to_string();
-    let config_err = |error: ConfigError| LoadError::Config { path: shown.clone(), error };
+    let config_err = |error: ConfigError| LoadError::Config {
+        path: shown.clone(),
+        error,
+    };
     let text = String::from_utf8(read(&config_path)?)
         .map_err(|_| config_err(ConfigError::new("tenant.toml", "not UTF-8 text")))?;
     let raw: RawTenantConfig = parse_toml(&text).map_err(config_err)?;
@@ -89,24 +99,50 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
     for (i, source) in raw.inputs.activity.iter().enumerate() {
         let field = format!("inputs.activity[{i}].path");
         let pattern = base.join(&source.path).display().to_string();
-        let paths = glob::glob(&pattern).map_err(|e| config_err(ConfigError::new(&field, format!("invalid glob: {e}"))))?;
-        let mut matched: Vec<PathBuf> = paths.filter_map(Result::ok).filter(|p| p.is_file()).collect();
+        let paths = glob::glob(&pattern)
+            .map_err(|e| config_err(ConfigError::new(&field, format!("invalid glob: {e}"))))?;
+        let mut matched: Vec<PathBuf> = paths
+            .filter_map(Result::ok)
+            .filter(|p| p.is_file())
+            .collect();
         matched.sort();
         if matched.is_empty() {
-            return Err(config_err(ConfigError::new(field, format!("{:?} matches no file", source.path))));
+            return Err(config_err(ConfigError::new(
+                field,
+                format!("{:?} matches no file", source.path),
+            )));
         }
         if source.format != Format::Jsonl {
             return Err(config_err(ConfigError::new(
                 format!("inputs.activity[{i}].format"),
-                format!("{:?} is not supported yet: only jsonl is read (issue 4)", source.format),
+                format!(
+                    "{:?} is not supported yet: only jsonl is read (issue 4)",
+                    source.format
+                ),
             )));
         }
         for path in matched {
-            let meta = std::fs::metadata(&path)
-                .map_err(|source| LoadError::Unreadable { path: path.display().to_string(), source })?;
-            let name = path.strip_prefix(&base).unwrap_or(&path).to_string_lossy().replace('\\', "/");
-            files.push(ActivityFile { name, location: path.display().to_string(), format: source.format, size: meta.len() });
+            let meta = std::fs::metadata(&path).map_err(|source| LoadError::Unreadable {
+                path: path.display().to_string(),
+                source,
+            })?;
+            let name = path
+                .strip_prefix(&base)
+                .unwrap_or(&path)
+                .to_string_lossy()
+                .replace('\\', "/");
+            files.push(ActivityFile {
+                name,
+                location: path.display().to_string(),
+                format: source.format,
+                size: meta.len(),
+            });
         }
     }
-    Ok(LoadedTenant { config_path, settings, tables, files })
+    Ok(LoadedTenant {
+        config_path,
+        settings,
+        tables,
+        files,
+    })
 }

@@ -53,7 +53,10 @@ fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), WriteError> {
 }
 
 fn decode<T: serde::de::DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, WriteError> {
-    postcard::from_bytes(bytes).map_err(|e| WriteError::Corrupt { name: name.to_owned(), error: e.to_string() })
+    postcard::from_bytes(bytes).map_err(|e| WriteError::Corrupt {
+        name: name.to_owned(),
+        error: e.to_string(),
+    })
 }
 
 /// Assembles and writes the CSVs and rejects; returns the report (timings unset).
@@ -82,11 +85,18 @@ pub async fn write_outputs(
         }
     }
     write_file(out, "account_engagement.csv", csv.as_bytes())?;
-    write_file(out, "office_users.csv", office_users_csv(&tenant.tables.office_users).as_bytes())?;
+    write_file(
+        out,
+        "office_users.csv",
+        office_users_csv(&tenant.tables.office_users).as_bytes(),
+    )?;
 
     let mut rejects: Vec<RejectLine> = Vec::new();
     for path in backends.staging.list(&rejects_prefix(run)).await? {
-        rejects.extend(decode::<Vec<RejectLine>>(&path, &backends.staging.get(&path).await?)?);
+        rejects.extend(decode::<Vec<RejectLine>>(
+            &path,
+            &backends.staging.get(&path).await?,
+        )?);
     }
     rejects.sort();
     let mut lines = String::new();
@@ -100,7 +110,14 @@ pub async fn write_outputs(
     for (job, blob) in backends.store.read_slot(run, COUNTERS_SLOT).await? {
         counters.merge(&decode(&format!("{COUNTERS_SLOT}/{job}"), &blob)?);
     }
-    Ok(RunReport::new(run, mode, &ctx.settings, &counters, accounts, rows))
+    Ok(RunReport::new(
+        run,
+        mode,
+        &ctx.settings,
+        &counters,
+        accounts,
+        rows,
+    ))
 }
 
 /// Writes `run_report.json`.

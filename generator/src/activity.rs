@@ -39,12 +39,19 @@ pub struct Record {
 pub fn timestamp(rng: &mut Rng, epoch: i64) -> String {
     let minutes = *rng.pick(&OFFSETS);
     let fraction = if rng.chance(5) { ".250" } else { "" };
-    let offset = FixedOffset::east_opt(minutes * 60).unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
-    let t = DateTime::from_timestamp(epoch, 0).unwrap_or_default().with_timezone(&offset);
+    let offset = FixedOffset::east_opt(minutes * 60)
+        .unwrap_or(FixedOffset::east_opt(0).expect("zero offset"));
+    let t = DateTime::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .with_timezone(&offset);
     if minutes == 0 {
         format!("{}{fraction}Z", t.format("%Y-%m-%dT%H:%M:%S"))
     } else {
-        format!("{}{fraction}{}", t.format("%Y-%m-%dT%H:%M:%S"), t.format("%:z"))
+        format!(
+            "{}{fraction}{}",
+            t.format("%Y-%m-%dT%H:%M:%S"),
+            t.format("%:z")
+        )
     }
 }
 
@@ -59,7 +66,10 @@ fn messy(rng: &mut Rng, address: &str) -> String {
 }
 
 fn list(rng: &mut Rng, addresses: &[&str]) -> String {
-    let items: Vec<String> = addresses.iter().map(|a| format!("\"{}\"", messy(rng, a))).collect();
+    let items: Vec<String> = addresses
+        .iter()
+        .map(|a| format!("\"{}\"", messy(rng, a)))
+        .collect();
     format!("[{}]", items.join(","))
 }
 
@@ -71,12 +81,24 @@ struct Cast<'a> {
 
 fn cast<'a>(rng: &mut Rng, people: &'a People, account: usize) -> Cast<'a> {
     let n = people.users.len();
-    let owners = (0..1 + rng.below(3) as usize).map(|k| (account * 7 + k * 13) % n).collect();
-    Cast { owners, people: &people.accounts[account].people }
+    let owners = (0..1 + rng.below(3) as usize)
+        .map(|k| (account * 7 + k * 13) % n)
+        .collect();
+    Cast {
+        owners,
+        people: &people.accounts[account].people,
+    }
 }
 
 /// Emits one email thread (1-6 messages) with one account into `out`.
-pub fn email_thread(rng: &mut Rng, people: &People, range: TimeRange, seed: u64, next_id: &mut u64, out: &mut Vec<Record>) {
+pub fn email_thread(
+    rng: &mut Rng,
+    people: &People,
+    range: TimeRange,
+    seed: u64,
+    next_id: &mut u64,
+    out: &mut Vec<Record>,
+) {
     let account = people.activity.sample(rng);
     let cast = cast(rng, people, account);
     let conversation = *next_id;
@@ -105,7 +127,11 @@ pub fn email_thread(rng: &mut Rng, people: &People, range: TimeRange, seed: u64,
         if rng.chance(3) {
             cc.push(rng.pick(&people.outsiders).clone());
         }
-        let (from, to) = if org_sends { (user_addr, contact.clone()) } else { (contact.clone(), user_addr) };
+        let (from, to) = if org_sends {
+            (user_addr, contact.clone())
+        } else {
+            (contact.clone(), user_addr)
+        };
         let cc_refs: Vec<&str> = cc.iter().map(String::as_str).collect();
         let mut body = format!(
             "{{\"type\":\"email\",\"message_id\":\"{id}\",\"sent_at\":\"{}\",\"from\":\"{}\",\"to\":{},\"cc\":{}",
@@ -132,7 +158,14 @@ pub fn email_thread(rng: &mut Rng, people: &People, range: TimeRange, seed: u64,
 }
 
 /// Emits one email that reaches no account: internal, or from an outsider.
-pub fn stray_email(rng: &mut Rng, people: &People, range: TimeRange, seed: u64, next_id: &mut u64, out: &mut Vec<Record>) {
+pub fn stray_email(
+    rng: &mut Rng,
+    people: &People,
+    range: TimeRange,
+    seed: u64,
+    next_id: &mut u64,
+    out: &mut Vec<Record>,
+) {
     *next_id += 1;
     let n = people.users.len();
     let (a, b) = (rng.below(n as u64) as usize, rng.below(n as u64) as usize);
@@ -169,17 +202,29 @@ fn attendee(rng: &mut Rng, address: &str, resource: bool) -> String {
     } else {
         "optional"
     };
-    format!("{{\"email\":\"{}\",\"status\":\"{status}\",\"type\":\"{kind}\"}}", messy(rng, address))
+    format!(
+        "{{\"email\":\"{}\",\"status\":\"{status}\",\"type\":\"{kind}\"}}",
+        messy(rng, address)
+    )
 }
 
 /// Emits one meeting series (1-8 weekly occurrences) with one account;
 /// returns the number of occurrences.
-pub fn meeting_series(rng: &mut Rng, people: &People, range: TimeRange, seed: u64, series: u64, out: &mut Vec<Record>) -> u64 {
+pub fn meeting_series(
+    rng: &mut Rng,
+    people: &People,
+    range: TimeRange,
+    seed: u64,
+    series: u64,
+    out: &mut Vec<Record>,
+) -> u64 {
     let account = people.activity.sample(rng);
     let cast = cast(rng, people, account);
     let organizer_is_org = rng.chance(70);
     let users: Vec<usize> = cast.owners.clone();
-    let contacts: Vec<&String> = (0..1 + rng.below(3)).map(|_| rng.pick(cast.people)).collect();
+    let contacts: Vec<&String> = (0..1 + rng.below(3))
+        .map(|_| rng.pick(cast.people))
+        .collect();
     let organizer = if organizer_is_org {
         people.users[users[0]].address.trim().to_lowercase()
     } else {
@@ -187,7 +232,11 @@ pub fn meeting_series(rng: &mut Rng, people: &People, range: TimeRange, seed: u6
     };
     let mut attendees: Vec<String> = Vec::new();
     for u in users.iter().skip(usize::from(organizer_is_org)) {
-        attendees.push(attendee(rng, &people.users[*u].address.trim().to_lowercase(), false));
+        attendees.push(attendee(
+            rng,
+            &people.users[*u].address.trim().to_lowercase(),
+            false,
+        ));
     }
     for c in contacts.iter().skip(usize::from(!organizer_is_org)) {
         attendees.push(attendee(rng, c, false));
@@ -239,7 +288,12 @@ pub fn meeting_series(rng: &mut Rng, people: &People, range: TimeRange, seed: u6
 }
 
 fn timestamp_utc(epoch: i64) -> String {
-    format!("{}Z", DateTime::from_timestamp(epoch, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S"))
+    format!(
+        "{}Z",
+        DateTime::from_timestamp(epoch, 0)
+            .unwrap_or_default()
+            .format("%Y-%m-%dT%H:%M:%S")
+    )
 }
 
 /// Writes `epoch` with the offset suffix of another timestamp (`Z`,
@@ -250,13 +304,21 @@ fn retime(epoch: i64, suffix: &str) -> String {
         None => ("", suffix),
     };
     if zone == "Z" {
-        return format!("{}{fraction}Z", DateTime::from_timestamp(epoch, 0).unwrap_or_default().format("%Y-%m-%dT%H:%M:%S"));
+        return format!(
+            "{}{fraction}Z",
+            DateTime::from_timestamp(epoch, 0)
+                .unwrap_or_default()
+                .format("%Y-%m-%dT%H:%M:%S")
+        );
     }
     let sign = if zone.starts_with('-') { -1 } else { 1 };
     let hours: i32 = zone.get(1..3).and_then(|h| h.parse().ok()).unwrap_or(0);
     let minutes: i32 = zone.get(4..6).and_then(|m| m.parse().ok()).unwrap_or(0);
-    let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).unwrap_or(FixedOffset::east_opt(0).expect("zero"));
-    let t = DateTime::from_timestamp(epoch, 0).unwrap_or_default().with_timezone(&offset);
+    let offset = FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60))
+        .unwrap_or(FixedOffset::east_opt(0).expect("zero"));
+    let t = DateTime::from_timestamp(epoch, 0)
+        .unwrap_or_default()
+        .with_timezone(&offset);
     format!("{}{fraction}{zone}", t.format("%Y-%m-%dT%H:%M:%S"))
 }
 
@@ -282,10 +344,17 @@ mod tests {
         let mut rng = Rng::new(3);
         for epoch in [0, 1_780_000_000, 1_790_000_123] {
             let text = timestamp(&mut rng, epoch);
-            let parsed = chrono::DateTime::parse_from_rfc3339(&text).expect("rfc3339").timestamp();
+            let parsed = chrono::DateTime::parse_from_rfc3339(&text)
+                .expect("rfc3339")
+                .timestamp();
             assert_eq!(parsed, epoch, "{text}");
             let again = retime(epoch + 60, &text[19..]);
-            assert_eq!(chrono::DateTime::parse_from_rfc3339(&again).expect("rfc3339").timestamp(), epoch + 60);
+            assert_eq!(
+                chrono::DateTime::parse_from_rfc3339(&again)
+                    .expect("rfc3339")
+                    .timestamp(),
+                epoch + 60
+            );
         }
     }
 }

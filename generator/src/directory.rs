@@ -5,10 +5,12 @@
 use crate::rng::{Rng, Weighted};
 
 const FIRST: [&str; 23] = [
-    "anna", "bo", "carl", "dana", "erik", "fia", "gus", "hanna", "ivan", "jon", "kim", "lea", "max", "nora", "olle",
-    "pia", "rut", "sam", "tove", "ulf", "vera", "wim", "yara",
+    "anna", "bo", "carl", "dana", "erik", "fia", "gus", "hanna", "ivan", "jon", "kim", "lea",
+    "max", "nora", "olle", "pia", "rut", "sam", "tove", "ulf", "vera", "wim", "yara",
 ];
-const LAST: [&str; 12] = ["ek", "berg", "dahl", "falk", "holm", "kvist", "lind", "nyman", "ros", "strom", "sund", "wall"];
+const LAST: [&str; 12] = [
+    "ek", "berg", "dahl", "falk", "holm", "kvist", "lind", "nyman", "ros", "strom", "sund", "wall",
+];
 const TLDS: [&str; 6] = ["com", "co.uk", "de", "se", "io", "net"];
 
 /// An org user.
@@ -44,7 +46,9 @@ pub struct People {
 }
 
 fn hex(rng: &mut Rng, n: usize) -> String {
-    (0..n).map(|_| char::from_digit(rng.below(16) as u32, 16).unwrap_or('0')).collect()
+    (0..n)
+        .map(|_| char::from_digit(rng.below(16) as u32, 16).unwrap_or('0'))
+        .collect()
 }
 
 /// Builds the people of a tenant.
@@ -53,7 +57,14 @@ pub fn build(rng: &mut Rng, num_users: u32, num_accounts: u32) -> People {
         .map(|i| {
             let address = format!("{}.{}{}@contoso.com", rng.pick(&FIRST), rng.pick(&LAST), i);
             let aad = if rng.chance(85) {
-                format!("{}-{}-{}-{}-{}", hex(rng, 8), hex(rng, 4), hex(rng, 4), hex(rng, 4), hex(rng, 12))
+                format!(
+                    "{}-{}-{}-{}-{}",
+                    hex(rng, 8),
+                    hex(rng, 4),
+                    hex(rng, 4),
+                    hex(rng, 4),
+                    hex(rng, 12)
+                )
             } else {
                 String::new()
             };
@@ -61,7 +72,9 @@ pub fn build(rng: &mut Rng, num_users: u32, num_accounts: u32) -> People {
         })
         .collect();
     // Zipf-like activity: a few accounts hold most of the traffic.
-    let weights: Vec<u64> = (0..num_accounts).map(|i| 1_000_000 / (u64::from(i) + 1)).collect();
+    let weights: Vec<u64> = (0..num_accounts)
+        .map(|i| 1_000_000 / (u64::from(i) + 1))
+        .collect();
     let accounts = (0..num_accounts)
         .map(|i| {
             let mut domains = vec![format!("acct{i}.{}", TLDS[i as usize % TLDS.len()])];
@@ -89,9 +102,19 @@ pub fn build(rng: &mut Rng, num_users: u32, num_accounts: u32) -> People {
                 listed.push(founder.clone());
                 people.push(founder);
             }
-            Account { id: format!("ACC-{i:05}"), domains, people, listed }
+            Account {
+                id: format!("ACC-{i:05}"),
+                domains,
+                people,
+                listed,
+            }
         })
         .collect();
     let outsiders = (0..20).map(|i| format!("info{i}@vendor{i}.org")).collect();
-    People { users, accounts, activity: Weighted::new(weights), outsiders }
+    People {
+        users,
+        accounts,
+        activity: Weighted::new(weights),
+        outsiders,
+    }
 }

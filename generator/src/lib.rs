@@ -65,7 +65,10 @@ pub struct GenerateError {
 }
 
 fn io_err(path: &Path) -> impl Fn(std::io::Error) -> GenerateError + '_ {
-    move |source| GenerateError { path: path.display().to_string(), source }
+    move |source| GenerateError {
+        path: path.display().to_string(),
+        source,
+    }
 }
 
 /// Writes a tenant into `out`: tenant.toml, the three CSVs and activity/*.jsonl.
@@ -77,45 +80,72 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
     write_tables(out, options, &people)?;
 
     let as_of = chrono::NaiveDate::parse_from_str(AS_OF, "%Y-%m-%d").expect("AS_OF is a date");
-    let end = as_of.and_hms_opt(23, 0, 0).expect("valid time").and_utc().timestamp() + 5 * 86_400;
-    let range = TimeRange { start: end - 385 * 86_400, end };
+    let end = as_of
+        .and_hms_opt(23, 0, 0)
+        .expect("valid time")
+        .and_utc()
+        .timestamp()
+        + 5 * 86_400;
+    let range = TimeRange {
+        start: end - 385 * 86_400,
+        end,
+    };
 
     let num_files = (options.users as usize).clamp(1, MAX_FILES);
     let mut files = Vec::with_capacity(num_files);
     for i in 0..num_files {
         let path = activity_dir.join(format!("mailbox-{i:04}.jsonl"));
-        files.push((BufWriter::with_capacity(1 << 16, File::create(&path).map_err(io_err(&path))?), path));
+        files.push((
+            BufWriter::with_capacity(1 << 16, File::create(&path).map_err(io_err(&path))?),
+            path,
+        ));
     }
     let mut summary = GenerateSummary::default();
     let mut records: Vec<Record> = Vec::new();
     let mut next_id = 0;
     let mut series = 0;
-    let mut write_batch = |records: &mut Vec<Record>, summary: &mut GenerateSummary| -> Result<(), GenerateError> {
-        for r in records.drain(..) {
-            for &m in &r.mailboxes {
-                let mailbox = people.users[m].address.trim().to_lowercase();
-                let line = format!("{},\"mailbox\":\"{mailbox}\"}}\n", r.body);
-                let (file, path) = &mut files[m % num_files];
-                file.write_all(line.as_bytes()).map_err(io_err(path))?;
-                summary.lines += 1;
-                summary.bytes += line.len() as u64;
+    let mut write_batch =
+        |records: &mut Vec<Record>, summary: &mut GenerateSummary| -> Result<(), GenerateError> {
+            for r in records.drain(..) {
+                for &m in &r.mailboxes {
+                    let mailbox = people.users[m].address.trim().to_lowercase();
+                    let line = format!("{},\"mailbox\":\"{mailbox}\"}}\n", r.body);
+                    let (file, path) = &mut files[m % num_files];
+                    file.write_all(line.as_bytes()).map_err(io_err(path))?;
+                    summary.lines += 1;
+                    summary.bytes += line.len() as u64;
+                }
             }
-        }
-        Ok(())
-    };
+            Ok(())
+        };
     while summary.emails < options.emails || summary.meetings < options.meetings {
         if summary.emails < options.emails {
             let before = records.len();
             if rng.chance(8) {
-                stray_email(&mut rng, &people, range, options.seed, &mut next_id, &mut records);
+                stray_email(
+                    &mut rng,
+                    &people,
+                    range,
+                    options.seed,
+                    &mut next_id,
+                    &mut records,
+                );
             } else {
-                email_thread(&mut rng, &people, range, options.seed, &mut next_id, &mut records);
+                email_thread(
+                    &mut rng,
+                    &people,
+                    range,
+                    options.seed,
+                    &mut next_id,
+                    &mut records,
+                );
             }
             summary.emails += (records.len() - before) as u64;
         }
         if summary.meetings < options.meetings && rng.chance(40) {
             series += 1;
-            summary.meetings += meeting_series(&mut rng, &people, range, options.seed, series, &mut records);
+            summary.meetings +=
+                meeting_series(&mut rng, &people, range, options.seed, series, &mut records);
         }
         if records.len() > 4096 {
             write_batch(&mut records, &mut summary)?;
@@ -134,7 +164,11 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
     Ok(summary)
 }
 
-fn write_tables(out: &Path, options: &GenerateOptions, people: &directory::People) -> Result<(), GenerateError> {
+fn write_tables(
+    out: &Path,
+    options: &GenerateOptions,
+    people: &directory::People,
+) -> Result<(), GenerateError> {
     let write = |name: &str, text: String| {
         let path = out.join(name);
         std::fs::write(&path, text).map_err(io_err(&path))

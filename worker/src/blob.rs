@@ -13,5 +13,6 @@ pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
 
 /// Decodes the blob called `name`.
 pub fn decode<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, JobError> {
-    postcard::from_bytes(bytes).map_err(|e| JobError::Permanent(format!("staging blob {name} is unreadable: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| JobError::Permanent(format!("staging blob {name} is unreadable: {e}")))
 }

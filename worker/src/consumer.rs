@@ -54,7 +54,11 @@ pub async fn run_worker(backends: Backends, options: WorkerOptions, shutdown: Ca
 }
 
 async fn handle(backends: &Backends, cache: &ContextCache, delivery: Delivery) {
-    let Delivery { envelope, redeliveries, acker } = delivery;
+    let Delivery {
+        envelope,
+        redeliveries,
+        acker,
+    } = delivery;
     let envelope = match envelope {
         Ok(e) => e,
         Err(message) => {
@@ -106,4 +110,3 @@ async fn handle(backends: &Backends, cache: &ContextCache, delivery: Delivery) {
     .instrument(span)
     .await
 }
-

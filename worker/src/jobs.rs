@@ -68,7 +68,12 @@ pub struct ContextCache {
 impl ContextCache {
     /// The context of `run`, from the cache or staging.
     pub async fn get(&self, backends: &Backends, run: &str) -> Result<Arc<RunContext>, JobError> {
-        if let Some(ctx) = self.contexts.lock().unwrap_or_else(|p| p.into_inner()).get(run) {
+        if let Some(ctx) = self
+            .contexts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(run)
+        {
             return Ok(ctx.clone());
         }
         let path = context_path(run);
@@ -82,16 +87,27 @@ impl ContextCache {
     }
 }
 
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, JobError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| JobError::Permanent(format!("job panicked: {e}")))
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, JobError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| JobError::Permanent(format!("job panicked: {e}")))
 }
 
 fn counters_write(counters: &RunCounters) -> SlotWrite {
-    SlotWrite { slot: COUNTERS_SLOT.to_owned(), blob: encode(counters) }
+    SlotWrite {
+        slot: COUNTERS_SLOT.to_owned(),
+        blob: encode(counters),
+    }
 }
 
 /// Runs one job and returns the store writes that complete it.
-pub async fn execute(backends: &Backends, ctx: Arc<RunContext>, job: Job) -> Result<Vec<SlotWrite>, JobError> {
+pub async fn execute(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    job: Job,
+) -> Result<Vec<SlotWrite>, JobError> {
     match job.phase {
         Phase::Ingest => ingest(backends, ctx, job.part).await,
         Phase::Aggregate => aggregate_job(backends, ctx, job.part).await,
@@ -101,19 +117,27 @@ pub async fn execute(backends: &Backends, ctx: Arc<RunContext>, job: Job) -> Res
     }
 }
 
-async fn ingest(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<Vec<SlotWrite>, JobError> {
+async fn ingest(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    part: u32,
+) -> Result<Vec<SlotWrite>, JobError> {
     let shard = ctx
         .shards
         .get(part as usize)
         .cloned()
         .ok_or_else(|| JobError::Permanent(format!("no shard {part} in the plan")))?;
     if shard.format != Format::Jsonl {
-        return Err(JobError::Permanent(format!("{}: format {:?} is not supported", shard.file, shard.format)));
+        return Err(JobError::Permanent(format!(
+            "{}: format {:?} is not supported",
+            shard.file, shard.format
+        )));
     }
     let run = ctx.run_id.clone();
     let c = ctx.clone();
     let out = blocking(move || -> Result<_, JobError> {
-        let data = read_shard(&shard).map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
+        let data = read_shard(&shard)
+            .map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
         let bytes = ShardBytes {
             file: &shard.file,
             offset: data.offset,
@@ -128,18 +152,35 @@ async fn ingest(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<
     .await??;
     let (partitions, rejects, counters) = out;
     for (kp, blob) in partitions.into_iter().enumerate() {
-        backends.staging.put(&run_path(&run, &format!("ingest/{kp:04}/{part:05}")), blob).await?;
+        backends
+            .staging
+            .put(&run_path(&run, &format!("ingest/{kp:04}/{part:05}")), blob)
+            .await?;
     }
     if !rejects.is_empty() {
-        backends.staging.put(&run_path(&run, &format!("rejects/{part:05}")), encode(&rejects)).await?;
+        backends
+            .staging
+            .put(
+                &run_path(&run, &format!("rejects/{part:05}")),
+                encode(&rejects),
+            )
+            .await?;
     }
     Ok(vec![counters_write(&counters)])
 }
 
-async fn aggregate_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<Vec<SlotWrite>, JobError> {
+async fn aggregate_job(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    part: u32,
+) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let mut records: Vec<StagedRecord> = Vec::new();
-    for path in backends.staging.list(&run_path(&run, &format!("ingest/{part:04}"))).await? {
+    for path in backends
+        .staging
+        .list(&run_path(&run, &format!("ingest/{part:04}")))
+        .await?
+    {
         let bytes = backends.staging.get(&path).await?;
         records.extend(decode::<Vec<StagedRecord>>(&path, &bytes)?);
     }
@@ -147,43 +188,85 @@ async fn aggregate_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> 
     let out = blocking(move || aggregate(records, &c)).await?;
     for (target, probes) in out.probes.iter().enumerate() {
         if !probes.is_empty() {
-            backends.staging.put(&run_path(&run, &format!("probes/{target:04}/{part:04}")), encode(probes)).await?;
+            backends
+                .staging
+                .put(
+                    &run_path(&run, &format!("probes/{target:04}/{part:04}")),
+                    encode(probes),
+                )
+                .await?;
         }
     }
-    backends.staging.put(&run_path(&run, &format!("originals/{part:04}")), encode(&out.originals)).await?;
+    backends
+        .staging
+        .put(
+            &run_path(&run, &format!("originals/{part:04}")),
+            encode(&out.originals),
+        )
+        .await?;
     let mut writes = vec![counters_write(&out.counters)];
     for (ap, partial) in out.partials.iter().enumerate() {
         if !partial.is_empty() {
-            writes.push(SlotWrite { slot: partials_slot(ap as u32), blob: encode(partial) });
+            writes.push(SlotWrite {
+                slot: partials_slot(ap as u32),
+                blob: encode(partial),
+            });
         }
     }
     Ok(writes)
 }
 
-async fn replies_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<Vec<SlotWrite>, JobError> {
+async fn replies_job(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    part: u32,
+) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let originals_path = run_path(&run, &format!("originals/{part:04}"));
-    let originals: Vec<Original> = decode(&originals_path, &backends.staging.get(&originals_path).await?)?;
+    let originals: Vec<Original> = decode(
+        &originals_path,
+        &backends.staging.get(&originals_path).await?,
+    )?;
     let mut probes: Vec<ReplyProbe> = Vec::new();
-    for path in backends.staging.list(&run_path(&run, &format!("probes/{part:04}"))).await? {
-        probes.extend(decode::<Vec<ReplyProbe>>(&path, &backends.staging.get(&path).await?)?);
+    for path in backends
+        .staging
+        .list(&run_path(&run, &format!("probes/{part:04}")))
+        .await?
+    {
+        probes.extend(decode::<Vec<ReplyProbe>>(
+            &path,
+            &backends.staging.get(&path).await?,
+        )?);
     }
     let c = ctx.clone();
     let (partial, matched) = blocking(move || {
         let (partial, matched) = replies(&originals, &probes);
-        (partial.split(c.account_partitions, |a| c.account_partition(a)), matched)
+        (
+            partial.split(c.account_partitions, |a| c.account_partition(a)),
+            matched,
+        )
     })
     .await?;
-    let mut writes = vec![counters_write(&RunCounters { replies: matched, ..RunCounters::default() })];
+    let mut writes = vec![counters_write(&RunCounters {
+        replies: matched,
+        ..RunCounters::default()
+    })];
     for (ap, p) in partial.iter().enumerate() {
         if !p.is_empty() {
-            writes.push(SlotWrite { slot: partials_slot(ap as u32), blob: encode(p) });
+            writes.push(SlotWrite {
+                slot: partials_slot(ap as u32),
+                blob: encode(p),
+            });
         }
     }
     Ok(writes)
 }
 
-async fn reduce_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<Vec<SlotWrite>, JobError> {
+async fn reduce_job(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    part: u32,
+) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let slot = partials_slot(part);
     let blobs = backends.store.read_slot(&run, &slot).await?;
@@ -197,11 +280,21 @@ async fn reduce_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Res
         Ok((encode(&rows), histograms))
     })
     .await??;
-    backends.staging.put(&run_path(&run, &format!("rows/{part:04}")), rows).await?;
-    Ok(vec![SlotWrite { slot: HISTOGRAMS_SLOT.to_owned(), blob: encode(&histograms) }])
+    backends
+        .staging
+        .put(&run_path(&run, &format!("rows/{part:04}")), rows)
+        .await?;
+    Ok(vec![SlotWrite {
+        slot: HISTOGRAMS_SLOT.to_owned(),
+        blob: encode(&histograms),
+    }])
 }
 
-async fn score_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Result<Vec<SlotWrite>, JobError> {
+async fn score_job(
+    backends: &Backends,
+    ctx: Arc<RunContext>,
+    part: u32,
+) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let blobs = backends.store.read_slot(&run, HISTOGRAMS_SLOT).await?;
     let rows_path = run_path(&run, &format!("rows/{part:04}"));
@@ -217,6 +310,9 @@ async fn score_job(backends: &Backends, ctx: Arc<RunContext>, part: u32) -> Resu
         score_rows(&rows, &table, &c.directory).map_err(|e| JobError::Permanent(e.to_string()))
     })
     .await??;
-    backends.staging.put(&csv_path(&run, part), csv.into_bytes()).await?;
+    backends
+        .staging
+        .put(&csv_path(&run, part), csv.into_bytes())
+        .await?;
     Ok(Vec::new())
 }
