@@ -11,15 +11,15 @@ use crate::directory::{AccountIdx, Party};
 use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial, Timeline};
 use crate::period::Level;
 use crate::plan::RunContext;
-use crate::record::{email_key_hash, StagedEmail, StagedMeeting, StagedRecord};
+use crate::record::{partition_bits, RecordKey, StagedEmail, StagedMeeting, StagedRecord};
 use crate::rules::{interactions, Interaction};
 use crate::time::{local_day, Day};
 
 /// An email whose sender is an org user: a reply may point at it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Original {
-    /// Its message id.
-    pub key: String,
+    /// Its message id, hashed.
+    pub key: RecordKey,
     /// When it was sent.
     pub sent_at: i64,
 }
@@ -27,8 +27,8 @@ pub struct Original {
 /// An email counting from an account, with an `in_reply_to`, looking for its original.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct ReplyProbe {
-    /// The `in_reply_to` it points at.
-    pub target: String,
+    /// The `in_reply_to` it points at, hashed.
+    pub target: RecordKey,
     /// When the reply was sent.
     pub sent_at: i64,
     /// The account it counts from.
@@ -100,8 +100,12 @@ fn add_interaction(agg: &mut Builder, i: &Interaction, day: Day, meeting_seconds
                 (&mut p.org_meetings, &mut p.account_meetings)
             }
         };
-        org.extend_from_slice(&i.org_people);
-        acc.extend_from_slice(&i.account_people);
+        // Distinct people per period are few: keeping the lists sorted and
+        // distinct as they grow costs less than sorting long lists later.
+        i.org_people.iter().for_each(|id| insert_sorted(org, *id));
+        i.account_people
+            .iter()
+            .for_each(|id| insert_sorted(acc, *id));
     }
     let timeline = agg.timelines.entry(i.account).or_default();
     match meeting_seconds {
@@ -127,7 +131,7 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
             StagedRecord::Email(e) => {
                 if matches!(e.sender, Party::Org(_)) {
                     originals.push(Original {
-                        key: e.key.clone(),
+                        key: e.key,
                         sent_at: e.sent_at,
                     });
                 }
@@ -182,9 +186,9 @@ fn email(
     for i in &found {
         add_interaction(all, i, day, None);
         if let (true, Some(target)) = (i.from_account, &e.in_reply_to) {
-            let p = ctx.key_partition(email_key_hash(target)) as usize;
+            let p = ctx.key_partition(partition_bits(*target)) as usize;
             probes[p].push(ReplyProbe {
-                target: target.clone(),
+                target: *target,
                 sent_at: e.sent_at,
                 account: i.account,
                 day,
@@ -209,14 +213,11 @@ fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCou
 /// a reply counts when its original's sender is an org user and it was sent
 /// later; its reply time goes to the reply's account and periods.
 pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggregate, u64) {
-    let by_key: FxHashMap<&str, i64> = originals
-        .iter()
-        .map(|o| (o.key.as_str(), o.sent_at))
-        .collect();
+    let by_key: FxHashMap<RecordKey, i64> = originals.iter().map(|o| (o.key, o.sent_at)).collect();
     let mut all = Builder::default();
     let mut matched = 0;
     for probe in probes {
-        let Some(&original_sent) = by_key.get(probe.target.as_str()) else {
+        let Some(&original_sent) = by_key.get(&probe.target) else {
             continue;
         };
         if probe.sent_at <= original_sent {
@@ -237,6 +238,12 @@ pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggrega
     (all.finish(), matched)
 }
 
+fn insert_sorted(list: &mut Vec<u64>, id: u64) {
+    if let Err(at) = list.binary_search(&id) {
+        list.insert(at, id);
+    }
+}
+
 /// First days of the year, month and week holding `day`.
 fn period_starts(day: Day) -> [Day; 3] {
     Level::ALL.map(|level| level.start(day))
@@ -248,7 +255,7 @@ mod tests {
 
     fn email(key: &str, sent_at: i64, recipients: Vec<Party>) -> StagedRecord {
         StagedRecord::Email(StagedEmail {
-            key: key.to_owned(),
+            key: crate::record::email_key(key),
             sent_at,
             sender: Party::Org(1),
             recipients,
@@ -271,7 +278,7 @@ mod tests {
     #[test]
     fn meetings_and_emails_with_the_same_id_are_not_duplicates() {
         let m = StagedRecord::Meeting(StagedMeeting {
-            key: "<m1>".to_owned(),
+            key: crate::record::meeting_key("<m1>"),
             start: 0,
             end: 60,
             organizer: Party::Org(1),

@@ -66,7 +66,7 @@ pub fn ingest_jsonl(
         out.counters.records += 1;
         match jsonl::parse_line(line, directory) {
             Ok(record) => {
-                let p = (record.key_hash() % u64::from(key_partitions)) as usize;
+                let p = (record.partition_bits() % u64::from(key_partitions)) as usize;
                 out.partitions[p].push(record);
             }
             Err(rejection) => {

@@ -12,7 +12,9 @@ use serde_json::Value;
 
 use crate::address::normalise_into;
 use crate::directory::{Directory, Party};
-use crate::record::{tidy_parties, StagedEmail, StagedMeeting, StagedRecord};
+use crate::record::{
+    email_key, meeting_key, tidy_parties, StagedEmail, StagedMeeting, StagedRecord,
+};
 use crate::reject::{RejectReason as R, Rejection};
 use crate::time::parse_rfc3339;
 
@@ -94,11 +96,8 @@ pub fn parse_line(line: &[u8], directory: &Directory) -> Result<StagedRecord, Re
     }
 }
 
-fn trimmed_non_empty(value: Option<&Cow<str>>) -> Option<String> {
-    value
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
+fn trimmed_non_empty<'s>(value: Option<&'s Cow<str>>) -> Option<&'s str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
 }
 
 fn resolve(directory: &Directory, raw: &str, buf: &mut String) -> Option<Party> {
@@ -115,6 +114,7 @@ fn from_raw(raw: RawRecord, directory: &Directory) -> Result<StagedRecord, Rejec
 
 fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection> {
     let key = trimmed_non_empty(raw.message_id.as_ref())
+        .map(email_key)
         .ok_or_else(|| Rejection::new(R::MissingMessageId, "message_id"))?;
     let sent_at = raw
         .sent_at
@@ -134,7 +134,7 @@ fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection
         .filter_map(|r| resolve(directory, &r, &mut buf))
         .collect();
     tidy_parties(&mut recipients);
-    let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref());
+    let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref()).map(email_key);
     Ok(StagedEmail {
         key,
         sent_at,
@@ -145,8 +145,9 @@ fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection
 }
 
 fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
-    let key =
-        trimmed_non_empty(raw.uid.as_ref()).ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
+    let key = trimmed_non_empty(raw.uid.as_ref())
+        .map(meeting_key)
+        .ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
     let start = raw
         .start
         .as_deref()
@@ -290,14 +291,14 @@ mod tests {
         let StagedRecord::Email(e) = parse_line(line.as_bytes(), &dir()).expect("email") else {
             panic!("not an email")
         };
-        assert_eq!(e.key, "<m1@c>");
+        assert_eq!(e.key, email_key("<m1@c>"));
         assert_eq!(e.sent_at, parse_rfc3339("2026-03-02T08:15:00Z").expect("t"));
         assert_eq!(e.sender, Party::Org(person_id("anna@contoso.com")));
         assert_eq!(
             e.recipients,
             vec![Party::Account(0, person_id("bo@fabrikam.com"))]
         );
-        assert_eq!(e.in_reply_to.as_deref(), Some("<m0@f>"));
+        assert_eq!(e.in_reply_to, Some(email_key("<m0@f>")));
     }
 
     #[test]

@@ -1,32 +1,36 @@
 //! Staged records: what ingest keeps of an email or meeting after parsing,
 //! dropping content fields and resolving addresses. No address, subject or
 //! body survives into this form; duplicates meet by `key`.
+//!
+//! Message ids and uids are kept as 128-bit hashes (xxh3-128): two distinct
+//! ids among 10^9 share one with probability about 10^-21, and the hash is
+//! smaller, faster to compare and holds no text of the original.
 
 use serde::{Deserialize, Serialize};
-use xxhash_rust::xxh3::xxh3_64_with_seed;
+use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 use crate::directory::Party;
 
 /// An email copy, reduced to what the rules need.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StagedEmail {
-    /// Trimmed `message_id`.
-    pub key: String,
+    /// Hash of the trimmed `message_id` ([`email_key`]).
+    pub key: RecordKey,
     /// `sent_at`, whole seconds since the epoch.
     pub sent_at: i64,
     /// The sender.
     pub sender: Party,
     /// Distinct mapped recipients (to ∪ cc ∪ bcc), sorted; unmapped ones dropped.
     pub recipients: Vec<Party>,
-    /// Trimmed `in_reply_to`, if any.
-    pub in_reply_to: Option<String>,
+    /// [`email_key`] of the trimmed `in_reply_to`, if any.
+    pub in_reply_to: Option<RecordKey>,
 }
 
 /// A meeting occurrence copy, reduced to what the rules need.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct StagedMeeting {
-    /// Trimmed `uid`.
-    pub key: String,
+    /// Hash of the trimmed `uid` ([`meeting_key`]).
+    pub key: RecordKey,
     /// Start, whole seconds since the epoch.
     pub start: i64,
     /// End, whole seconds since the epoch (always after `start`).
@@ -48,31 +52,40 @@ pub enum StagedRecord {
     Meeting(StagedMeeting),
 }
 
+/// A message id or uid, hashed.
+pub type RecordKey = u128;
+
 const EMAIL_SEED: u64 = 0x0e3a11;
 const MEETING_SEED: u64 = 0x3ee71;
 
-/// Hash of an email's message id: decides its key partition, where all its
-/// copies, and every reply probe pointing at it, meet.
-pub fn email_key_hash(key: &str) -> u64 {
-    xxh3_64_with_seed(key.as_bytes(), EMAIL_SEED)
+/// Key of an email's trimmed message id (also of an `in_reply_to`).
+pub fn email_key(message_id: &str) -> RecordKey {
+    xxh3_128_with_seed(message_id.trim().as_bytes(), EMAIL_SEED)
+}
+
+/// Key of a meeting occurrence's trimmed uid; another space than emails'.
+pub fn meeting_key(uid: &str) -> RecordKey {
+    xxh3_128_with_seed(uid.trim().as_bytes(), MEETING_SEED)
+}
+
+/// The 64 bits of a key that choose its key partition: an email, every copy
+/// of it and every reply probe pointing at it land in the same one.
+pub fn partition_bits(key: RecordKey) -> u64 {
+    key as u64
 }
 
 impl StagedRecord {
-    /// Hash of the dedupe key; the kind is part of it (ids of emails and
-    /// meetings are separate name spaces).
-    pub fn key_hash(&self) -> u64 {
+    /// The dedupe key with its kind.
+    pub fn key(&self) -> (u8, RecordKey) {
         match self {
-            StagedRecord::Email(e) => email_key_hash(&e.key),
-            StagedRecord::Meeting(m) => xxh3_64_with_seed(m.key.as_bytes(), MEETING_SEED),
+            StagedRecord::Email(e) => (0, e.key),
+            StagedRecord::Meeting(m) => (1, m.key),
         }
     }
 
-    /// The dedupe key with its kind.
-    pub fn key(&self) -> (u8, &str) {
-        match self {
-            StagedRecord::Email(e) => (0, &e.key),
-            StagedRecord::Meeting(m) => (1, &m.key),
-        }
+    /// Bits choosing the key partition.
+    pub fn partition_bits(&self) -> u64 {
+        partition_bits(self.key().1)
     }
 }
 

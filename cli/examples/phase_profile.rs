@@ -1,0 +1,94 @@
+//! Times the pure steps of a run on one core, without queue or staging:
+//! `cargo run --release -p rapport-cli --example phase_profile -- TENANT.toml`.
+//! Used for the "where the time goes" table of BENCHMARKS.md.
+
+use std::time::Instant;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+use rapport_common::aggregate::aggregate;
+use rapport_common::ingest::{ingest_jsonl, ShardBytes};
+use rapport_common::record::StagedRecord;
+use rapport_coordinator::{load_tenant, plan_run, PlanOptions};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let path = std::env::args()
+        .nth(1)
+        .ok_or("usage: phase_profile TENANT.toml")?;
+    let tenant = load_tenant(std::path::Path::new(&path))?;
+    let ctx = plan_run(
+        "profile",
+        &tenant,
+        PlanOptions {
+            key_partitions: Some(4),
+            ..PlanOptions::default()
+        },
+    );
+    let files: Vec<(String, Vec<u8>)> = tenant
+        .files
+        .iter()
+        .map(|f| Ok((f.name.clone(), std::fs::read(&f.location)?)))
+        .collect::<std::io::Result<_>>()?;
+    let bytes: usize = files.iter().map(|f| f.1.len()).sum();
+
+    let t = Instant::now();
+    let mut partitions: Vec<Vec<StagedRecord>> = vec![Vec::new(); ctx.key_partitions as usize];
+    for (name, data) in &files {
+        let shard = ShardBytes {
+            file: name,
+            offset: 0,
+            skip_first_line: false,
+            bytes: data,
+            end: data.len() as u64,
+        };
+        let out = ingest_jsonl(&shard, &ctx.directory, ctx.key_partitions);
+        for (all, part) in partitions.iter_mut().zip(out.partitions) {
+            all.extend(part);
+        }
+    }
+    let parse = t.elapsed().as_secs_f64();
+    println!(
+        "parse+resolve: {parse:.2} s, {:.0} MB/s",
+        bytes as f64 / 1e6 / parse
+    );
+
+    let t = Instant::now();
+    let encoded: Vec<Vec<u8>> = partitions
+        .iter()
+        .map(|p| postcard::to_stdvec(p).expect("encodes"))
+        .collect();
+    println!(
+        "encode staged: {:.2} s ({:.0} MB)",
+        t.elapsed().as_secs_f64(),
+        encoded.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
+    );
+    let t = Instant::now();
+    let decoded: Vec<Vec<StagedRecord>> = encoded
+        .iter()
+        .map(|b| postcard::from_bytes(b).expect("decodes"))
+        .collect();
+    println!("decode staged: {:.2} s", t.elapsed().as_secs_f64());
+
+    let t = Instant::now();
+    let outs: Vec<_> = decoded
+        .into_iter()
+        .map(|records| aggregate(records, &ctx))
+        .collect();
+    println!("aggregate: {:.2} s", t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let blobs: Vec<Vec<u8>> = outs
+        .iter()
+        .flat_map(|o| {
+            o.partials
+                .iter()
+                .map(|p| postcard::to_stdvec(p).expect("encodes"))
+        })
+        .collect();
+    println!(
+        "encode partials: {:.2} s ({:.0} MB)",
+        t.elapsed().as_secs_f64(),
+        blobs.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
+    );
+    Ok(())
+}
