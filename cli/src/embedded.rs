@@ -7,8 +7,7 @@ use anyhow::Context;
 use rapport_backend::Backends;
 use rapport_common::report::RunReport;
 use rapport_coordinator::planner::new_run_id;
-use rapport_coordinator::{execute_run, load_tenant, plan_run, PlanOptions};
-use rapport_worker::{run_worker, WorkerOptions};
+use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::RunArgs;
@@ -39,57 +38,26 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
 }
 
 /// Loads the tenant and runs it embedded; returns the report.
-pub async fn run_embedded(
-    config: &Path,
-    out: &Path,
-    workers: Option<usize>,
-    options: PlanOptions,
-) -> Result<RunReport, CliError> {
+pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, options: PlanOptions) -> Result<RunReport, CliError> {
     let tenant = load_tenant(config)?;
-    std::fs::create_dir_all(out).map_err(|e| {
-        CliError::Usage(format!(
-            "{}: cannot create output folder: {e}",
-            out.display()
-        ))
-    })?;
+    std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: cannot create output folder: {e}", out.display())))?;
     let staging = tempfile::Builder::new()
         .prefix(".rapport-staging-")
         .tempdir_in(out)
-        .map_err(|e| {
-            CliError::Usage(format!(
-                "{}: cannot create staging folder: {e}",
-                out.display()
-            ))
-        })?;
+        .map_err(|e| CliError::Usage(format!("{}: cannot create staging folder: {e}", out.display())))?;
     let backends = Backends::in_process(staging.path().to_path_buf(), QUEUE_CAPACITY);
-    let workers =
-        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-    let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(run_worker(
-        backends.clone(),
-        WorkerOptions {
-            concurrency: workers,
-        },
-        shutdown.clone(),
-    ));
-
+    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let run_id = new_run_id();
     let ctx = plan_run(&run_id, &tenant, options);
     let progress = TerminalProgress::new();
-    let ctrl_c = shutdown.clone();
+    let cancel = CancellationToken::new();
+    let ctrl_c = cancel.clone();
     tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
             ctrl_c.cancel();
         }
     });
-    let outcome = execute_run(
-        &backends, &tenant, &ctx, out, "embedded", &progress, &shutdown,
-    )
-    .await;
+    let outcome = run_with_local_workers(&backends, &tenant, &ctx, out, workers, "embedded", &progress, &cancel).await;
     progress.finish();
-    shutdown.cancel();
-    worker.await.context("worker task")?;
-    Ok(outcome
-        .with_context(|| format!("run {run_id} failed"))?
-        .report)
+    Ok(outcome.with_context(|| format!("run {run_id} failed"))?.report)
 }

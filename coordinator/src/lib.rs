@@ -7,12 +7,15 @@
 //! - [`planner`]: the run context and partition counts.
 //! - [`executor`]: runs the phases of one run over the backends.
 //! - [`writer`]: assembles the output files from staged parts.
+//! - [`local_run`]: a run with its workers as tasks of this process.
 
 pub mod executor;
+pub mod local_run;
 pub mod planner;
 pub mod tenant_loader;
 pub mod writer;
 
-pub use executor::{execute_run, ExecuteError, ProgressSink, RunOutcome};
+pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome};
+pub use local_run::run_with_local_workers;
 pub use planner::{plan_run, PlanOptions};
 pub use tenant_loader::{load_tenant, LoadError, LoadedTenant};

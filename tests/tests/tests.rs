@@ -1,0 +1,10 @@
+//! Rapport's integration tests: one binary, topic modules, each behaviour
+//! run on both backends (in-process, and RabbitMQ + Redis) by `both_backends!`.
+
+#[macro_use]
+mod util;
+
+mod examples;
+mod failures;
+mod partitioning;
+mod privacy;

@@ -1,0 +1,172 @@
+//! Test harness: backends of either kind in a namespace of their own, runs
+//! of a tenant with workers in this process, golden-file comparison, and
+//! queue and staging adapters that shuffle, duplicate or record.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rapport_backend::{BackendError, Backends, Delivery, JobQueue, Staging};
+use rapport_common::plan::JobEnvelope;
+use rapport_common::report::RunReport;
+use rapport_coordinator::executor::ExecuteError;
+use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, NoProgress, PlanOptions};
+use tokio_util::sync::CancellationToken;
+
+/// Which implementation of the edges a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// In-process queue and store, local staging folder.
+    Embedded,
+}
+
+/// Runs a test body once per backend, as separate tests.
+macro_rules! both_backends {
+    ($name:ident, $body:expr) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn embedded() {
+                ($body)($crate::util::Backend::Embedded).await
+            }
+        }
+    };
+}
+
+/// The shared folder of the project (`../shared` from the repository root).
+pub fn shared() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared")
+}
+
+/// The configuration of an example tenant.
+pub fn example(name: &str) -> PathBuf {
+    shared().join("examples").join(name).join("tenant.toml")
+}
+
+/// Backends of one kind, and what must live as long as they do.
+pub struct TestBackends {
+    /// The edges.
+    pub backends: Backends,
+    /// Staging folder.
+    pub _staging: tempfile::TempDir,
+}
+
+/// Fresh backends of `kind`, in a namespace of their own.
+pub async fn backends(kind: Backend) -> TestBackends {
+    let staging = tempfile::tempdir().expect("staging dir");
+    let backends = match kind {
+        Backend::Embedded => Backends::in_process(staging.path().to_path_buf(), 1024),
+    };
+    TestBackends { backends, _staging: staging }
+}
+
+/// How to run a tenant in a test.
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions {
+    /// How the work is cut.
+    pub plan: PlanOptions,
+    /// Worker tasks (default 2).
+    pub workers: Option<usize>,
+}
+
+/// Runs the tenant at `config` on `backends`, writing into `out`.
+pub async fn run_on(backends: &Backends, config: &Path, out: &Path, options: RunOptions) -> Result<RunReport, ExecuteError> {
+    let tenant = load_tenant(config).expect("valid tenant");
+    let run_id = rapport_coordinator::planner::new_run_id();
+    let ctx = plan_run(&run_id, &tenant, options.plan);
+    let cancel = CancellationToken::new();
+    let workers = options.workers.unwrap_or(2);
+    run_with_local_workers(backends, &tenant, &ctx, out, workers, "test", &NoProgress, &cancel)
+        .await
+        .map(|o| o.report)
+}
+
+/// Runs the tenant at `config` on fresh backends of `kind`; returns the output folder.
+pub async fn run_tenant(kind: Backend, config: &Path, options: RunOptions) -> (tempfile::TempDir, RunReport) {
+    let b = backends(kind).await;
+    let out = tempfile::tempdir().expect("out dir");
+    let report = run_on(&b.backends, config, out.path(), options).await.expect("run succeeds");
+    (out, report)
+}
+
+/// Asserts two files are byte-identical, printing the first differing lines.
+pub fn assert_same_file(expected: &Path, actual: &Path) {
+    let e = std::fs::read_to_string(expected).expect("expected file");
+    let a = std::fs::read_to_string(actual).expect("actual file");
+    if e != a {
+        let first = e.lines().zip(a.lines()).position(|(x, y)| x != y).unwrap_or(e.lines().count().min(a.lines().count()));
+        panic!(
+            "{} differs from {} at line {}:\nexpected: {:?}\nactual:   {:?}",
+            actual.display(),
+            expected.display(),
+            first + 1,
+            e.lines().nth(first),
+            a.lines().nth(first)
+        );
+    }
+}
+
+/// A queue that publishes each batch in a shuffled order, and optionally
+/// every job twice (a redelivered job must change nothing).
+pub struct ShufflingQueue {
+    /// The real queue.
+    pub inner: Arc<dyn JobQueue>,
+    /// Shuffle seed.
+    pub seed: u64,
+    /// Publish every job twice.
+    pub duplicate: bool,
+}
+
+#[async_trait]
+impl JobQueue for ShufflingQueue {
+    async fn publish(&self, mut jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
+        let mut state = self.seed.wrapping_add(jobs.len() as u64);
+        for i in (1..jobs.len()).rev() {
+            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            jobs.swap(i, (state >> 33) as usize % (i + 1));
+        }
+        if self.duplicate {
+            let again = jobs.clone();
+            jobs.extend(again);
+        }
+        self.inner.publish(jobs).await
+    }
+
+    async fn next(&self) -> Result<Option<Delivery>, BackendError> {
+        self.inner.next().await
+    }
+}
+
+/// Staging that keeps a copy of every blob written, for inspection.
+pub struct RecordingStaging {
+    /// The real staging.
+    pub inner: Arc<dyn Staging>,
+    /// Every blob written.
+    pub written: Mutex<Vec<(String, Vec<u8>)>>,
+}
+
+#[async_trait]
+impl Staging for RecordingStaging {
+    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
+        self.written.lock().expect("lock").push((path.to_owned(), bytes.clone()));
+        self.inner.put(path, bytes).await
+    }
+    async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
+        self.inner.get(path).await
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
+        self.inner.delete_prefix(prefix).await
+    }
+}
+
+/// Writes a small generated tenant into `dir`; returns its configuration.
+pub fn small_tenant(dir: &Path, seed: u64) -> PathBuf {
+    let options = rapport_generator::GenerateOptions { seed, users: 6, accounts: 12, emails: 600, meetings: 120 };
+    rapport_generator::generate(&options, dir).expect("generated");
+    dir.join("tenant.toml")
+}
