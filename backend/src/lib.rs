@@ -4,13 +4,13 @@
 //! # Layout
 //! - [`queue`]: [`JobQueue`], deliveries and acks; [`memory_queue`] in-process.
 //! - [`store`]: [`PartialStore`], job effects and progress; [`memory_store`].
-//! - [`staging`]: [`Staging`], the shared blob area; [`local_staging`] a folder.
+//! - [`staging`]: [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
 //! - [`error`]: [`BackendError`].
 
 pub mod error;
-pub mod local_staging;
 pub mod memory_queue;
 pub mod memory_store;
+pub mod object_staging;
 pub mod queue;
 pub mod staging;
 pub mod store;
@@ -34,12 +34,12 @@ pub struct Backends {
 }
 
 impl Backends {
-    /// In-process queue and store, staging in `staging_dir`.
-    pub fn in_process(staging_dir: std::path::PathBuf, queue_capacity: usize) -> Backends {
-        Backends {
+    /// In-process queue and store, staging in the folder `staging_dir`.
+    pub fn in_process(staging_dir: &std::path::Path, queue_capacity: usize) -> Result<Backends, BackendError> {
+        Ok(Backends {
             queue: Arc::new(memory_queue::MemoryQueue::new(queue_capacity)),
             store: Arc::new(memory_store::MemoryStore::default()),
-            staging: Arc::new(local_staging::LocalStaging::new(staging_dir)),
-        }
+            staging: Arc::new(object_staging::ObjectStaging::local(staging_dir)?),
+        })
     }
 }

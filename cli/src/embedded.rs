@@ -45,7 +45,7 @@ pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, opt
         .prefix(".rapport-staging-")
         .tempdir_in(out)
         .map_err(|e| CliError::Usage(format!("{}: cannot create staging folder: {e}", out.display())))?;
-    let backends = Backends::in_process(staging.path().to_path_buf(), QUEUE_CAPACITY);
+    let backends = Backends::in_process(staging.path(), QUEUE_CAPACITY).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
     let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let run_id = new_run_id();
     let ctx = plan_run(&run_id, &tenant, options);

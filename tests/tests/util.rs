@@ -57,7 +57,7 @@ pub struct TestBackends {
 pub async fn backends(kind: Backend) -> TestBackends {
     let staging = tempfile::tempdir().expect("staging dir");
     let backends = match kind {
-        Backend::Embedded => Backends::in_process(staging.path().to_path_buf(), 1024),
+        Backend::Embedded => Backends::in_process(staging.path(), 1024).expect("backends"),
     };
     TestBackends { backends, _staging: staging }
 }

@@ -1,0 +1,120 @@
+//! Staging through the `object_store` crate: a local (or shared, mounted)
+//! folder here; S3, GCS or Azure Blob in production, behind the same trait.
+//! Puts are atomic (the local store writes a temporary file and renames it;
+//! cloud stores commit an object whole).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::local::LocalFileSystem;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+
+use crate::staging::Staging;
+use crate::BackendError;
+
+/// Staging in an object store.
+pub struct ObjectStaging {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+}
+
+fn store_error(context: String) -> impl FnOnce(object_store::Error) -> BackendError {
+    move |e| match e {
+        object_store::Error::NotFound { .. } => BackendError::Missing(context),
+        other => BackendError::Store(format!("{context}: {other}")),
+    }
+}
+
+impl ObjectStaging {
+    /// Staging in a local folder (created if missing).
+    pub fn local(root: &std::path::Path) -> Result<ObjectStaging, BackendError> {
+        std::fs::create_dir_all(root).map_err(|e| BackendError::io(format!("cannot create staging folder {}", root.display()), e))?;
+        let store = LocalFileSystem::new_with_prefix(root)
+            .map_err(|e| BackendError::Store(format!("staging folder {}: {e}", root.display())))?;
+        Ok(ObjectStaging { store: Arc::new(store), location: root.display().to_string() })
+    }
+
+    /// Staging at `url`: a folder path or `file://` URL. Cloud schemes
+    /// (`s3://`, `gs://`, `az://`) need object_store's cloud features, which
+    /// this build leaves out; they are refused with a clear message.
+    pub fn open(url: &str) -> Result<ObjectStaging, BackendError> {
+        if let Some(path) = url.strip_prefix("file://") {
+            return ObjectStaging::local(std::path::Path::new(path));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(BackendError::Store(format!(
+                "staging {url}: scheme {scheme}:// is not compiled into this build (use a shared folder)"
+            )));
+        }
+        ObjectStaging::local(std::path::Path::new(url))
+    }
+
+    /// Where the staging area is, for messages.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+}
+
+#[async_trait]
+impl Staging for ObjectStaging {
+    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
+        self.store
+            .put(&ObjectPath::from(path), PutPayload::from(bytes))
+            .await
+            .map(|_| ())
+            .map_err(store_error(format!("failed to write staging blob {path}")))
+    }
+
+    async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
+        let result = self.store.get(&ObjectPath::from(path)).await.map_err(store_error(path.to_owned()))?;
+        let bytes = result.bytes().await.map_err(store_error(path.to_owned()))?;
+        Ok(bytes.to_vec())
+    }
+
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        let prefix = ObjectPath::from(prefix);
+        let mut paths: Vec<String> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location.to_string())
+            .try_collect()
+            .await
+            .map_err(store_error(format!("failed to list staging {prefix}")))?;
+        paths.sort();
+        Ok(paths)
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
+        let prefix_path = ObjectPath::from(prefix);
+        let locations = self.store.list(Some(&prefix_path)).map_ok(|m| m.location).boxed();
+        let results: Vec<_> = self.store.delete_stream(locations).collect().await;
+        for r in results {
+            match r {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(BackendError::Store(format!("failed to delete staging {prefix}: {e}"))),
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn put_get_list_delete() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = ObjectStaging::local(dir.path()).expect("staging");
+        s.put("runs/r/a/1", b"one".to_vec()).await.expect("put");
+        s.put("runs/r/a/0", b"zero".to_vec()).await.expect("put");
+        assert_eq!(s.get("runs/r/a/1").await.expect("get"), b"one");
+        assert_eq!(s.list("runs/r/a").await.expect("list"), ["runs/r/a/0", "runs/r/a/1"]);
+        assert!(matches!(s.get("runs/r/b").await, Err(BackendError::Missing(_))));
+        s.delete_prefix("runs/r").await.expect("delete");
+        assert!(s.list("runs/r").await.expect("list").is_empty());
+        assert!(ObjectStaging::open("s3://bucket/x").is_err());
+    }
+}
