@@ -2,8 +2,11 @@
 //! (embedded mode, `rapport run`) and a server-backed one (the cluster).
 //!
 //! # Layout
-//! - [`queue`]: [`JobQueue`], deliveries and acks; [`memory_queue`] in-process.
-//! - [`store`]: [`PartialStore`], job effects and progress; [`memory_store`].
+//! - [`queue`]: [`JobQueue`], deliveries and acks; [`memory_queue`] in-process,
+//!   [`rabbit_queue`] on RabbitMQ.
+//! - [`store`]: [`PartialStore`], job effects and progress; [`memory_store`]
+//!   in-process, [`redis_store`] on Redis.
+//! - [`registry`]: [`RunRegistry`], run records (both stores implement it).
 //! - [`staging`]: [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
 //! - [`error`]: [`BackendError`].
 
@@ -12,11 +15,15 @@ pub mod memory_queue;
 pub mod memory_store;
 pub mod object_staging;
 pub mod queue;
+pub mod rabbit_queue;
+pub mod redis_store;
+pub mod registry;
 pub mod staging;
 pub mod store;
 
 pub use error::BackendError;
 pub use queue::{Delivery, JobQueue};
+pub use registry::RunRegistry;
 pub use staging::Staging;
 pub use store::{PartialStore, PhaseProgress};
 
@@ -31,15 +38,56 @@ pub struct Backends {
     pub store: Arc<dyn PartialStore>,
     /// The staging area.
     pub staging: Arc<dyn Staging>,
+    /// Run records.
+    pub registry: Arc<dyn RunRegistry>,
 }
 
 impl Backends {
     /// In-process queue and store, staging in the folder `staging_dir`.
-    pub fn in_process(staging_dir: &std::path::Path, queue_capacity: usize) -> Result<Backends, BackendError> {
+    pub fn in_process(
+        staging_dir: &std::path::Path,
+        queue_capacity: usize,
+    ) -> Result<Backends, BackendError> {
+        let store = Arc::new(memory_store::MemoryStore::default());
         Ok(Backends {
             queue: Arc::new(memory_queue::MemoryQueue::new(queue_capacity)),
-            store: Arc::new(memory_store::MemoryStore::default()),
+            store: store.clone(),
             staging: Arc::new(object_staging::ObjectStaging::local(staging_dir)?),
+            registry: store,
         })
     }
+
+    /// RabbitMQ, Redis and an object store, all under `settings.namespace`.
+    pub async fn cluster(settings: &ClusterSettings) -> Result<Backends, BackendError> {
+        let store = Arc::new(
+            redis_store::RedisStore::connect(&settings.redis_url, &settings.namespace).await?,
+        );
+        let queue = rabbit_queue::RabbitQueue::connect(
+            &settings.amqp_url,
+            &settings.namespace,
+            settings.prefetch,
+        )
+        .await?;
+        Ok(Backends {
+            queue: Arc::new(queue),
+            store: store.clone(),
+            staging: Arc::new(object_staging::ObjectStaging::open(&settings.staging)?),
+            registry: store,
+        })
+    }
+}
+
+/// Where the cluster's servers are.
+#[derive(Debug, Clone)]
+pub struct ClusterSettings {
+    /// RabbitMQ URL.
+    pub amqp_url: String,
+    /// Redis URL.
+    pub redis_url: String,
+    /// Prefix of every queue, exchange and key.
+    pub namespace: String,
+    /// Staging folder or URL, shared by the coordinator and every worker.
+    pub staging: String,
+    /// Deliveries a consumer holds unacked.
+    pub prefetch: u16,
 }

@@ -1,6 +1,8 @@
 //! In-process job queue for embedded mode: a bounded multi-consumer channel.
 //! A requeued job goes to the back of the channel, as on a real broker.
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use rapport_common::plan::JobEnvelope;
 
@@ -12,13 +14,18 @@ use crate::BackendError;
 pub struct MemoryQueue {
     tx: async_channel::Sender<(JobEnvelope, u32)>,
     rx: async_channel::Receiver<(JobEnvelope, u32)>,
+    dead: Arc<Mutex<Vec<JobEnvelope>>>,
 }
 
 impl MemoryQueue {
     /// A queue holding at most `capacity` waiting jobs (publishers wait beyond).
     pub fn new(capacity: usize) -> MemoryQueue {
         let (tx, rx) = async_channel::bounded(capacity.max(1));
-        MemoryQueue { tx, rx }
+        MemoryQueue {
+            tx,
+            rx,
+            dead: Arc::default(),
+        }
     }
 
     /// Closes the queue: consumers get `None` once it is empty.
@@ -31,6 +38,7 @@ struct MemoryAcker {
     envelope: JobEnvelope,
     redeliveries: u32,
     tx: async_channel::Sender<(JobEnvelope, u32)>,
+    dead: Arc<Mutex<Vec<JobEnvelope>>>,
 }
 
 #[async_trait]
@@ -45,6 +53,11 @@ impl Acker for MemoryAcker {
                 .send((self.envelope, self.redeliveries + 1))
                 .await
                 .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
+        } else {
+            self.dead
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(self.envelope);
         }
         Ok(())
     }
@@ -71,9 +84,24 @@ impl JobQueue for MemoryQueue {
                     envelope,
                     redeliveries,
                     tx: self.tx.clone(),
+                    dead: self.dead.clone(),
                 }),
             })),
             Err(_) => Ok(None),
         }
+    }
+
+    async fn purge(&self) -> Result<u32, BackendError> {
+        let mut n = 0;
+        while self.rx.try_recv().is_ok() {
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+        Ok(std::mem::take(
+            &mut *self.dead.lock().unwrap_or_else(|p| p.into_inner()),
+        ))
     }
 }

@@ -8,11 +8,14 @@ use async_trait::async_trait;
 use rapport_common::plan::Phase;
 use tokio::sync::Notify;
 
+use crate::registry::RunRegistry;
 use crate::store::{PartialStore, PhaseProgress, SlotWrite};
 use crate::BackendError;
 
 #[derive(Default)]
 struct RunData {
+    record: Option<(i64, String)>,
+    cancelled: bool,
     slots: HashMap<String, BTreeMap<String, Vec<u8>>>,
     done: HashMap<Phase, BTreeSet<String>>,
     failed: HashMap<Phase, BTreeMap<String, String>>,
@@ -98,15 +101,64 @@ impl PartialStore for MemoryStore {
         }))
     }
 
+    async fn done_jobs(&self, run: &str, phase: Phase) -> Result<Vec<String>, BackendError> {
+        Ok(self.with_run(run, |data| {
+            data.done
+                .get(&phase)
+                .map(|s| s.iter().cloned().collect())
+                .unwrap_or_default()
+        }))
+    }
+
     async fn wait_for_change(&self, timeout: std::time::Duration) {
         let _ = tokio::time::timeout(timeout, self.changed.notified()).await;
     }
 
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
-        self.runs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(run);
+        // The record outlives the run's data, as in Redis.
+        self.with_run(run, |data| {
+            data.slots.clear();
+            data.done.clear();
+            data.failed.clear();
+        });
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RunRegistry for MemoryStore {
+    async fn put_run(
+        &self,
+        run: &str,
+        created_ms: i64,
+        record: String,
+    ) -> Result<(), BackendError> {
+        self.with_run(run, |data| data.record = Some((created_ms, record)));
+        Ok(())
+    }
+
+    async fn get_run(&self, run: &str) -> Result<Option<String>, BackendError> {
+        Ok(self.with_run(run, |data| data.record.as_ref().map(|r| r.1.clone())))
+    }
+
+    async fn list_runs(&self, limit: usize) -> Result<Vec<String>, BackendError> {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        let mut records: Vec<&(i64, String)> =
+            runs.values().filter_map(|d| d.record.as_ref()).collect();
+        records.sort_by(|a, b| b.0.cmp(&a.0));
+        Ok(records
+            .into_iter()
+            .take(limit)
+            .map(|r| r.1.clone())
+            .collect())
+    }
+
+    async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {
+        self.with_run(run, |data| data.cancelled = true);
+        Ok(())
+    }
+
+    async fn is_cancelled(&self, run: &str) -> Result<bool, BackendError> {
+        Ok(self.with_run(run, |data| data.cancelled))
     }
 }

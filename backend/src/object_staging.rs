@@ -30,10 +30,18 @@ fn store_error(context: String) -> impl FnOnce(object_store::Error) -> BackendEr
 impl ObjectStaging {
     /// Staging in a local folder (created if missing).
     pub fn local(root: &std::path::Path) -> Result<ObjectStaging, BackendError> {
-        std::fs::create_dir_all(root).map_err(|e| BackendError::io(format!("cannot create staging folder {}", root.display()), e))?;
+        std::fs::create_dir_all(root).map_err(|e| {
+            BackendError::io(
+                format!("cannot create staging folder {}", root.display()),
+                e,
+            )
+        })?;
         let store = LocalFileSystem::new_with_prefix(root)
             .map_err(|e| BackendError::Store(format!("staging folder {}: {e}", root.display())))?;
-        Ok(ObjectStaging { store: Arc::new(store), location: root.display().to_string() })
+        Ok(ObjectStaging {
+            store: Arc::new(store),
+            location: root.display().to_string(),
+        })
     }
 
     /// Staging at `url`: a folder path or `file://` URL. Cloud schemes
@@ -68,7 +76,11 @@ impl Staging for ObjectStaging {
     }
 
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
-        let result = self.store.get(&ObjectPath::from(path)).await.map_err(store_error(path.to_owned()))?;
+        let result = self
+            .store
+            .get(&ObjectPath::from(path))
+            .await
+            .map_err(store_error(path.to_owned()))?;
         let bytes = result.bytes().await.map_err(store_error(path.to_owned()))?;
         Ok(bytes.to_vec())
     }
@@ -88,12 +100,20 @@ impl Staging for ObjectStaging {
 
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
         let prefix_path = ObjectPath::from(prefix);
-        let locations = self.store.list(Some(&prefix_path)).map_ok(|m| m.location).boxed();
+        let locations = self
+            .store
+            .list(Some(&prefix_path))
+            .map_ok(|m| m.location)
+            .boxed();
         let results: Vec<_> = self.store.delete_stream(locations).collect().await;
         for r in results {
             match r {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => return Err(BackendError::Store(format!("failed to delete staging {prefix}: {e}"))),
+                Err(e) => {
+                    return Err(BackendError::Store(format!(
+                        "failed to delete staging {prefix}: {e}"
+                    )))
+                }
             }
         }
         Ok(())
@@ -111,8 +131,14 @@ mod tests {
         s.put("runs/r/a/1", b"one".to_vec()).await.expect("put");
         s.put("runs/r/a/0", b"zero".to_vec()).await.expect("put");
         assert_eq!(s.get("runs/r/a/1").await.expect("get"), b"one");
-        assert_eq!(s.list("runs/r/a").await.expect("list"), ["runs/r/a/0", "runs/r/a/1"]);
-        assert!(matches!(s.get("runs/r/b").await, Err(BackendError::Missing(_))));
+        assert_eq!(
+            s.list("runs/r/a").await.expect("list"),
+            ["runs/r/a/0", "runs/r/a/1"]
+        );
+        assert!(matches!(
+            s.get("runs/r/b").await,
+            Err(BackendError::Missing(_))
+        ));
         s.delete_prefix("runs/r").await.expect("delete");
         assert!(s.list("runs/r").await.expect("list").is_empty());
         assert!(ObjectStaging::open("s3://bucket/x").is_err());

@@ -32,4 +32,9 @@ pub trait JobQueue: Send + Sync {
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError>;
     /// Waits for the next delivery; `None` once the queue is closed.
     async fn next(&self) -> Result<Option<Delivery>, BackendError>;
+    /// Drops every waiting job; returns how many (a cancelled run's jobs).
+    async fn purge(&self) -> Result<u32, BackendError>;
+    /// Jobs dead-lettered since the last call (delivered too often, or
+    /// unreadable), drained.
+    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError>;
 }

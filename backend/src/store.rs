@@ -52,6 +52,8 @@ pub trait PartialStore: Send + Sync {
     ) -> Result<Vec<(String, Vec<u8>)>, BackendError>;
     /// Progress of a phase.
     async fn progress(&self, run: &str, phase: Phase) -> Result<PhaseProgress, BackendError>;
+    /// Ids of a phase's done jobs, sorted.
+    async fn done_jobs(&self, run: &str, phase: Phase) -> Result<Vec<String>, BackendError>;
     /// Waits until something may have changed, at most `timeout`.
     async fn wait_for_change(&self, timeout: std::time::Duration) {
         tokio::time::sleep(timeout).await;

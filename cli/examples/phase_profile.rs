@@ -21,7 +21,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "profile",
         &tenant,
         PlanOptions {
-            key_partitions: Some(4),
+            key_partitions: None,
             ..PlanOptions::default()
         },
     );
@@ -76,6 +76,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map(|records| aggregate(records, &ctx))
         .collect();
     println!("aggregate: {:.2} s", t.elapsed().as_secs_f64());
+    let entries: usize = outs[0].partials.iter().map(|p| p.periods.len()).sum();
+    let people: usize = outs[0]
+        .partials
+        .iter()
+        .flat_map(|p| p.periods.values())
+        .map(|v| {
+            v.org_emails.len()
+                + v.account_emails.len()
+                + v.org_meetings.len()
+                + v.account_meetings.len()
+        })
+        .sum();
+    println!(
+        "aggregate jobs: {}; the first: {entries} period entries, {people} people ids",
+        outs.len()
+    );
     let t = Instant::now();
     let blobs: Vec<Vec<u8>> = outs
         .iter()

@@ -22,6 +22,119 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Generate a demo tenant, run it embedded and print the most and least engaged accounts.
     Demo(DemoArgs),
+    /// Long-running coordinator: plans runs, publishes jobs, tracks progress, serves the HTTP API.
+    Coordinator(CoordinatorArgs),
+    /// Long-running, stateless worker.
+    Worker(WorkerArgs),
+    /// Submit a run to the coordinator; prints its id.
+    Submit(SubmitArgs),
+    /// Phase, jobs done/total, failures and timings of a run.
+    Status(RunIdArgs),
+    /// A new run with the same inputs and settings.
+    Rerun(RerunArgs),
+    /// Cancel a run.
+    Cancel(RunIdArgs),
+    /// Recent runs, newest first.
+    Runs(ClientArgs),
+}
+
+/// Where the cluster's servers are (flags, then environment, then defaults).
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// RabbitMQ URL.
+    #[arg(
+        long,
+        env = "RAPPORT_AMQP_URL",
+        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+    )]
+    pub amqp_url: String,
+    /// Redis URL.
+    #[arg(
+        long,
+        env = "RAPPORT_REDIS_URL",
+        default_value = "redis://127.0.0.1:6379/"
+    )]
+    pub redis_url: String,
+    /// Prefix of every queue, exchange and Redis key.
+    #[arg(long, env = "RAPPORT_NAMESPACE", default_value = "rapport")]
+    pub namespace: String,
+    /// Staging area shared by the coordinator and every worker (a folder).
+    #[arg(long, env = "RAPPORT_STAGING", default_value = "rapport-staging")]
+    pub staging: String,
+}
+
+/// `rapport coordinator`.
+#[derive(Debug, Args)]
+pub struct CoordinatorArgs {
+    /// Servers.
+    #[command(flatten)]
+    pub servers: ServerArgs,
+    /// Address of the HTTP API.
+    #[arg(long, env = "RAPPORT_LISTEN", default_value = "127.0.0.1:7070")]
+    pub listen: String,
+}
+
+/// `rapport worker`.
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// Servers.
+    #[command(flatten)]
+    pub servers: ServerArgs,
+    /// Jobs run at once.
+    #[arg(long, env = "RAPPORT_CONCURRENCY", default_value_t = 1)]
+    pub concurrency: usize,
+}
+
+/// Where the coordinator's API is.
+#[derive(Debug, Clone, Args)]
+pub struct ClientArgs {
+    /// The coordinator's URL.
+    #[arg(
+        long,
+        env = "RAPPORT_COORDINATOR",
+        default_value = "http://127.0.0.1:7070"
+    )]
+    pub coordinator: String,
+}
+
+/// `rapport submit`.
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The tenant configuration (readable by the coordinator and workers).
+    #[arg(long)]
+    pub config: PathBuf,
+    /// Output folder (writable by the coordinator).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Wait for the run, showing progress; exit 0 once outputs are written.
+    #[arg(long)]
+    pub wait: bool,
+    /// The coordinator.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// A command about one run.
+#[derive(Debug, Args)]
+pub struct RunIdArgs {
+    /// The run id.
+    pub run_id: String,
+    /// The coordinator.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `rapport rerun`.
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The run to repeat.
+    pub run_id: String,
+    /// Wait for the new run, showing progress.
+    #[arg(long)]
+    pub wait: bool,
+    /// The coordinator.
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// `rapport run`.

@@ -38,15 +38,32 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
 }
 
 /// Loads the tenant and runs it embedded; returns the report.
-pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, options: PlanOptions) -> Result<RunReport, CliError> {
+pub async fn run_embedded(
+    config: &Path,
+    out: &Path,
+    workers: Option<usize>,
+    options: PlanOptions,
+) -> Result<RunReport, CliError> {
     let tenant = load_tenant(config)?;
-    std::fs::create_dir_all(out).map_err(|e| CliError::Usage(format!("{}: cannot create output folder: {e}", out.display())))?;
+    std::fs::create_dir_all(out).map_err(|e| {
+        CliError::Usage(format!(
+            "{}: cannot create output folder: {e}",
+            out.display()
+        ))
+    })?;
     let staging = tempfile::Builder::new()
         .prefix(".rapport-staging-")
         .tempdir_in(out)
-        .map_err(|e| CliError::Usage(format!("{}: cannot create staging folder: {e}", out.display())))?;
-    let backends = Backends::in_process(staging.path(), QUEUE_CAPACITY).map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
-    let workers = workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        .map_err(|e| {
+            CliError::Usage(format!(
+                "{}: cannot create staging folder: {e}",
+                out.display()
+            ))
+        })?;
+    let backends = Backends::in_process(staging.path(), QUEUE_CAPACITY)
+        .map_err(|e| CliError::Usage(format!("{}: {e}", out.display())))?;
+    let workers =
+        workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let run_id = new_run_id();
     let ctx = plan_run(&run_id, &tenant, options);
     let progress = TerminalProgress::new();
@@ -57,7 +74,12 @@ pub async fn run_embedded(config: &Path, out: &Path, workers: Option<usize>, opt
             ctrl_c.cancel();
         }
     });
-    let outcome = run_with_local_workers(&backends, &tenant, &ctx, out, workers, "embedded", &progress, &cancel).await;
+    let outcome = run_with_local_workers(
+        &backends, &tenant, &ctx, out, workers, "embedded", &progress, &cancel,
+    )
+    .await;
     progress.finish();
-    Ok(outcome.with_context(|| format!("run {run_id} failed"))?.report)
+    Ok(outcome
+        .with_context(|| format!("run {run_id} failed"))?
+        .report)
 }

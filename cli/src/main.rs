@@ -4,6 +4,8 @@
 
 mod alloc;
 mod args;
+mod client;
+mod cluster;
 mod demo;
 mod embedded;
 mod exit;
@@ -12,7 +14,6 @@ mod progress;
 use clap::Parser;
 
 use crate::args::{Cli, Command};
-use crate::exit::CliError;
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
@@ -42,15 +43,17 @@ fn main() {
             Command::Run(a) => embedded::run_command(a).await,
             Command::Generate(a) => demo::generate_command(a),
             Command::Demo(a) => demo::demo_command(a).await,
+            Command::Coordinator(a) => cluster::coordinator_command(a).await,
+            Command::Worker(a) => cluster::worker_command(a).await,
+            Command::Submit(a) => client::submit_command(a).await,
+            Command::Status(a) => client::status_command(a).await,
+            Command::Rerun(a) => client::rerun_command(a).await,
+            Command::Cancel(a) => client::cancel_command(a).await,
+            Command::Runs(a) => client::runs_command(a).await,
         }
     });
     if let Err(e) = result {
         eprintln!("rapport: {e}");
         std::process::exit(e.exit_code());
     }
-}
-
-#[allow(dead_code)]
-fn _assert_error_is_send(e: CliError) -> impl Send {
-    e
 }

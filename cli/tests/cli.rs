@@ -6,23 +6,38 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn rapport(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport")).args(args).env("RAPPORT_LOG", "debug").output().expect("rapport runs")
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(args)
+        .env("RAPPORT_LOG", "debug")
+        .output()
+        .expect("rapport runs")
 }
 
 fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/examples").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/examples")
+        .join(name)
 }
 
 /// Copies an example tenant into `dir` so a test can break it.
 fn copy_example(name: &str, dir: &Path) -> PathBuf {
     let src = example(name);
     std::fs::create_dir_all(dir.join("activity")).expect("dir");
-    for file in ["tenant.toml", "org_users.csv", "contacts.csv", "account_domains.csv"] {
+    for file in [
+        "tenant.toml",
+        "org_users.csv",
+        "contacts.csv",
+        "account_domains.csv",
+    ] {
         std::fs::copy(src.join(file), dir.join(file)).expect("copy");
     }
     for entry in std::fs::read_dir(src.join("activity")).expect("activity") {
         let path = entry.expect("entry").path();
-        std::fs::copy(&path, dir.join("activity").join(path.file_name().expect("name"))).expect("copy");
+        std::fs::copy(
+            &path,
+            dir.join("activity").join(path.file_name().expect("name")),
+        )
+        .expect("copy");
     }
     dir.join("tenant.toml")
 }
@@ -31,19 +46,38 @@ fn copy_example(name: &str, dir: &Path) -> PathBuf {
 fn run_writes_the_expected_files_and_logs_no_address_or_subject() {
     let out = tempfile::tempdir().expect("out");
     let config = example("stockholm").join("tenant.toml");
-    let o = rapport(&["run", "--config", config.to_str().expect("utf8"), "--out", out.path().to_str().expect("utf8"), "--workers", "3"]);
+    let o = rapport(&[
+        "run",
+        "--config",
+        config.to_str().expect("utf8"),
+        "--out",
+        out.path().to_str().expect("utf8"),
+        "--workers",
+        "3",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let expected = std::fs::read(example("stockholm").join("expected/account_engagement.csv")).expect("expected");
-    assert_eq!(std::fs::read(out.path().join("account_engagement.csv")).expect("actual"), expected);
+    let expected = std::fs::read(example("stockholm").join("expected/account_engagement.csv"))
+        .expect("expected");
+    assert_eq!(
+        std::fs::read(out.path().join("account_engagement.csv")).expect("actual"),
+        expected
+    );
     for f in ["office_users.csv", "run_report.json", "rejects.jsonl"] {
         assert!(out.path().join(f).exists(), "{f}");
     }
     let logs = String::from_utf8_lossy(&o.stderr);
     assert!(logs.contains("job done"), "debug logs are on: {logs}");
     assert!(!logs.contains("CANARY"), "a subject reached the logs");
-    assert!(!logs.contains("@contoso.com") && !logs.contains("@acct"), "an address reached the logs");
+    assert!(
+        !logs.contains("@contoso.com") && !logs.contains("@acct"),
+        "an address reached the logs"
+    );
     // Nothing is left of the staging area.
-    let leftovers: Vec<_> = std::fs::read_dir(out.path()).expect("out").filter_map(Result::ok).filter(|e| e.path().is_dir()).collect();
+    let leftovers: Vec<_> = std::fs::read_dir(out.path())
+        .expect("out")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
 
@@ -52,10 +86,19 @@ fn refused(config_edit: impl Fn(&Path), field: &str) {
     let config = copy_example("newyork", dir.path());
     config_edit(dir.path());
     let out = dir.path().join("out");
-    let o = rapport(&["run", "--config", config.to_str().expect("utf8"), "--out", out.to_str().expect("utf8")]);
+    let o = rapport(&[
+        "run",
+        "--config",
+        config.to_str().expect("utf8"),
+        "--out",
+        out.to_str().expect("utf8"),
+    ]);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{field}: {stderr}");
-    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with("rapport:")).collect();
+    let lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("rapport:"))
+        .collect();
     assert_eq!(lines.len(), 1, "{stderr}");
     assert!(lines[0].contains(field), "{field} not named in {stderr}");
     assert!(!out.join("account_engagement.csv").exists());
@@ -70,29 +113,91 @@ fn edit(dir: &Path, file: &str, from: &str, to: &str) {
 
 #[test]
 fn invalid_configuration_is_refused_with_exit_2_naming_the_field() {
-    refused(|d| edit(d, "tenant.toml", "America/New_York", "America/Gotham"), "tenant.timezone");
-    refused(|d| edit(d, "tenant.toml", "\"2026-03-15\"", "\"15/03/2026\""), "tenant.as_of");
-    refused(|d| edit(d, "tenant.toml", "window_days = 180", "window_days = 0"), "tenant.window_days");
-    refused(|d| edit(d, "tenant.toml", "window_days = 180", "window_days = 1101"), "tenant.window_days");
     refused(
-        |d| edit(d, "tenant.toml", "[inputs]", "[score.weights]\nemails = 50\n\n[inputs]"),
+        |d| edit(d, "tenant.toml", "America/New_York", "America/Gotham"),
+        "tenant.timezone",
+    );
+    refused(
+        |d| edit(d, "tenant.toml", "\"2026-03-15\"", "\"15/03/2026\""),
+        "tenant.as_of",
+    );
+    refused(
+        |d| edit(d, "tenant.toml", "window_days = 180", "window_days = 0"),
+        "tenant.window_days",
+    );
+    refused(
+        |d| edit(d, "tenant.toml", "window_days = 180", "window_days = 1101"),
+        "tenant.window_days",
+    );
+    refused(
+        |d| {
+            edit(
+                d,
+                "tenant.toml",
+                "[inputs]",
+                "[score.weights]\nemails = 50\n\n[inputs]",
+            )
+        },
         "score.weights",
     );
     refused(
-        |d| edit(d, "tenant.toml", "[inputs]", "[score.weights]\nemails = 25.5\n\n[inputs]"),
+        |d| {
+            edit(
+                d,
+                "tenant.toml",
+                "[inputs]",
+                "[score.weights]\nemails = 25.5\n\n[inputs]",
+            )
+        },
         "score.weights.emails",
     );
-    refused(|d| edit(d, "tenant.toml", "activity/*.jsonl", "nowhere/*.jsonl"), "inputs.activity[0].path");
-    refused(|d| edit(d, "contacts.csv", "email,account_id", "email,account"), "contacts.csv");
-    refused(|d| std::fs::write(d.join("org_users.csv"), "email,aad_object_id\nsolo@contoso.com,\n").expect("write"), "org_users.csv");
-    refused(|d| std::fs::remove_file(d.join("account_domains.csv")).expect("rm"), "account_domains.csv");
+    refused(
+        |d| edit(d, "tenant.toml", "activity/*.jsonl", "nowhere/*.jsonl"),
+        "inputs.activity[0].path",
+    );
+    refused(
+        |d| edit(d, "contacts.csv", "email,account_id", "email,account"),
+        "contacts.csv",
+    );
+    refused(
+        |d| {
+            std::fs::write(
+                d.join("org_users.csv"),
+                "email,aad_object_id\nsolo@contoso.com,\n",
+            )
+            .expect("write")
+        },
+        "org_users.csv",
+    );
+    refused(
+        |d| std::fs::remove_file(d.join("account_domains.csv")).expect("rm"),
+        "account_domains.csv",
+    );
 }
 
 #[test]
 fn generate_is_deterministic_per_seed() {
-    let (a, b, c) = (tempfile::tempdir().expect("a"), tempfile::tempdir().expect("b"), tempfile::tempdir().expect("c"));
+    let (a, b, c) = (
+        tempfile::tempdir().expect("a"),
+        tempfile::tempdir().expect("b"),
+        tempfile::tempdir().expect("c"),
+    );
     let gen = |dir: &Path, seed: &str| {
-        let o = rapport(&["generate", "--out", dir.to_str().expect("utf8"), "--seed", seed, "--users", "5", "--accounts", "9", "--emails", "300", "--meetings", "50"]);
+        let o = rapport(&[
+            "generate",
+            "--out",
+            dir.to_str().expect("utf8"),
+            "--seed",
+            seed,
+            "--users",
+            "5",
+            "--accounts",
+            "9",
+            "--emails",
+            "300",
+            "--meetings",
+            "50",
+        ]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     };
     gen(a.path(), "4");
@@ -101,13 +206,22 @@ fn generate_is_deterministic_per_seed() {
     let read = |dir: &Path| std::fs::read(dir.join("activity/mailbox-0000.jsonl")).expect("file");
     assert_eq!(read(a.path()), read(b.path()));
     assert_ne!(read(a.path()), read(c.path()));
-    assert_eq!(std::fs::read(a.path().join("contacts.csv")).expect("a"), std::fs::read(b.path().join("contacts.csv")).expect("b"));
+    assert_eq!(
+        std::fs::read(a.path().join("contacts.csv")).expect("a"),
+        std::fs::read(b.path().join("contacts.csv")).expect("b")
+    );
 }
 
 #[test]
 fn unknown_generate_format_is_bad_usage() {
     let dir = tempfile::tempdir().expect("dir");
-    let o = rapport(&["generate", "--out", dir.path().to_str().expect("utf8"), "--format", "graph"]);
+    let o = rapport(&[
+        "generate",
+        "--out",
+        dir.path().to_str().expect("utf8"),
+        "--format",
+        "graph",
+    ]);
     assert_eq!(o.status.code(), Some(2));
 }
 

@@ -1,7 +1,9 @@
 //! Runs one planned run over the backends: stores the run context, then for
-//! each phase publishes its jobs and waits until every one is done (or one
-//! failed for good, or the run is cancelled), then writes the outputs and
-//! removes the run's intermediate data.
+//! each phase publishes the jobs not yet done and waits until every one is
+//! done (or one failed for good, or the run is cancelled), then writes the
+//! outputs. A run interrupted by a restart resumes here: phases already done
+//! are skipped, done jobs are not published again. Removing the run's
+//! intermediate data is the caller's decision ([`cleanup`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +18,9 @@ use tracing::info;
 
 use crate::tenant_loader::LoadedTenant;
 use crate::writer::{write_outputs, WriteError};
+
+/// Deliveries after which the broker dead-letters a job.
+const DEAD_LETTER_DELIVERIES: i64 = rapport_backend::rabbit_queue::DELIVERY_LIMIT;
 
 /// Longest wait between two progress checks.
 const PROGRESS_POLL: Duration = Duration::from_millis(100);
@@ -85,7 +90,7 @@ pub async fn execute_run(
         .await?;
     let mut phase_seconds = BTreeMap::new();
     let mut jobs = BTreeMap::new();
-    let result = async {
+    async {
         for phase in Phase::ALL {
             let t0 = Instant::now();
             let n = run_phase(backends, ctx, phase, progress, cancel).await?;
@@ -108,9 +113,7 @@ pub async fn execute_run(
         crate::writer::write_report(out, &report)?;
         Ok(RunOutcome { report })
     }
-    .await;
-    cleanup(backends, run).await;
-    result
+    .await
 }
 
 /// Removes a run's intermediate data (best effort: a finished run's data
@@ -158,6 +161,13 @@ pub async fn wait_phase(
     cancel: &CancellationToken,
 ) -> Result<(), ExecuteError> {
     loop {
+        for dead in backends.queue.take_dead_letters().await? {
+            let message = format!("delivered {DEAD_LETTER_DELIVERIES} times without completing (its worker died each time)");
+            backends
+                .store
+                .fail_job(&dead.run_id, dead.job.phase, &dead.job.id(), &message)
+                .await?;
+        }
         let p = backends.store.progress(run, phase).await?;
         if let Some((job, error)) = p.failed.into_iter().next() {
             return Err(ExecuteError::JobFailed { job, error });

@@ -8,10 +8,15 @@
 //! - [`executor`]: runs the phases of one run over the backends.
 //! - [`writer`]: assembles the output files from staged parts.
 //! - [`local_run`]: a run with its workers as tasks of this process.
+//! - [`service`], [`run_record`], [`http`]: the long-running coordinator,
+//!   its run records and its HTTP API.
 
 pub mod executor;
+pub mod http;
 pub mod local_run;
 pub mod planner;
+pub mod run_record;
+pub mod service;
 pub mod tenant_loader;
 pub mod writer;
 

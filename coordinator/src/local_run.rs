@@ -9,7 +9,7 @@ use rapport_common::plan::RunContext;
 use rapport_worker::{run_worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{execute_run, ExecuteError, ProgressSink, RunOutcome};
+use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunOutcome};
 use crate::tenant_loader::LoadedTenant;
 
 /// Runs `ctx` with `workers` worker tasks on `backends`; `cancel` stops it.
@@ -24,8 +24,15 @@ pub async fn run_with_local_workers(
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, ExecuteError> {
     let shutdown = CancellationToken::new();
-    let worker = tokio::spawn(run_worker(backends.clone(), WorkerOptions { concurrency: workers }, shutdown.clone()));
+    let worker = tokio::spawn(run_worker(
+        backends.clone(),
+        WorkerOptions {
+            concurrency: workers,
+        },
+        shutdown.clone(),
+    ));
     let outcome = execute_run(backends, tenant, ctx, out, mode, progress, cancel).await;
+    cleanup(backends, &ctx.run_id).await;
     shutdown.cancel();
     if let Err(e) = worker.await {
         tracing::warn!(error = %e, "worker task ended abnormally");

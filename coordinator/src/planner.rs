@@ -10,7 +10,7 @@ pub const SHARD_BYTES: u64 = 32 * 1024 * 1024;
 /// Input bytes per key partition (aggregate job).
 pub const BYTES_PER_KEY_PARTITION: u64 = 48 * 1024 * 1024;
 /// Accounts per account partition (reduce and score jobs).
-pub const ACCOUNTS_PER_PARTITION: usize = 4096;
+pub const ACCOUNTS_PER_PARTITION: usize = 1024;
 
 /// How to cut the work; `None` picks from the input size.
 #[derive(Debug, Clone, Copy, Default)]

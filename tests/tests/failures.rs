@@ -3,22 +3,31 @@
 
 use crate::util::*;
 
-both_backends!(poisoned_staging_fails_the_run_naming_the_job_and_later_runs_succeed, |kind| async move {
-    let b = backends(kind).await;
-    let dir = tempfile::tempdir().expect("dir");
-    let config = small_tenant(dir.path(), 5);
-    // A staging area whose blobs cannot be read back: every aggregate job fails.
-    let mut poisoned = b.backends.clone();
-    poisoned.staging = std::sync::Arc::new(PoisonedStaging { inner: b.backends.staging.clone() });
-    let out = tempfile::tempdir().expect("out");
-    let err = run_on(&poisoned, &config, out.path(), RunOptions::default()).await.expect_err("fails");
-    let message = err.to_string();
-    assert!(message.contains("aggregate-"), "{message}");
-    assert!(message.contains("unreadable"), "{message}");
-    // The same backends run the next run fine.
-    let out = tempfile::tempdir().expect("out");
-    run_on(&b.backends, &config, out.path(), RunOptions::default()).await.expect("later run succeeds");
-});
+both_backends!(
+    poisoned_staging_fails_the_run_naming_the_job_and_later_runs_succeed,
+    |kind| async move {
+        let b = backends(kind).await;
+        let dir = tempfile::tempdir().expect("dir");
+        let config = small_tenant(dir.path(), 5);
+        // A staging area whose blobs cannot be read back: every aggregate job fails.
+        let mut poisoned = b.backends.clone();
+        poisoned.staging = std::sync::Arc::new(PoisonedStaging {
+            inner: b.backends.staging.clone(),
+        });
+        let out = tempfile::tempdir().expect("out");
+        let err = run_on(&poisoned, &config, out.path(), RunOptions::default())
+            .await
+            .expect_err("fails");
+        let message = err.to_string();
+        assert!(message.contains("aggregate-"), "{message}");
+        assert!(message.contains("unreadable"), "{message}");
+        // The same backends run the next run fine.
+        let out = tempfile::tempdir().expect("out");
+        run_on(&b.backends, &config, out.path(), RunOptions::default())
+            .await
+            .expect("later run succeeds");
+    }
+);
 
 /// Staging that garbles every staged-record blob it returns.
 struct PoisonedStaging {
@@ -32,7 +41,11 @@ impl rapport_backend::Staging for PoisonedStaging {
     }
     async fn get(&self, path: &str) -> Result<Vec<u8>, rapport_backend::BackendError> {
         let bytes = self.inner.get(path).await?;
-        Ok(if path.contains("/ingest/") { vec![0xff; 7] } else { bytes })
+        Ok(if path.contains("/ingest/") {
+            vec![0xff; 7]
+        } else {
+            bytes
+        })
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, rapport_backend::BackendError> {
         self.inner.list(prefix).await

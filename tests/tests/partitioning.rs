@@ -21,7 +21,11 @@ fn check_plan(kind: Backend, cases: u32) {
     let config = small_tenant(dir.path(), 11);
     let expected = reference(&config);
     let config = Arc::new(config);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
     proptest!(ProptestConfig::with_cases(cases), |(shard in 1_000u64..200_000, kp in 1u32..9, ap in 1u32..7,
                                                     workers in 1usize..4, seed in any::<u64>(), duplicate in any::<bool>())| {
         let config = config.clone();

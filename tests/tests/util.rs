@@ -59,7 +59,10 @@ pub async fn backends(kind: Backend) -> TestBackends {
     let backends = match kind {
         Backend::Embedded => Backends::in_process(staging.path(), 1024).expect("backends"),
     };
-    TestBackends { backends, _staging: staging }
+    TestBackends {
+        backends,
+        _staging: staging,
+    }
 }
 
 /// How to run a tenant in a test.
@@ -72,22 +75,42 @@ pub struct RunOptions {
 }
 
 /// Runs the tenant at `config` on `backends`, writing into `out`.
-pub async fn run_on(backends: &Backends, config: &Path, out: &Path, options: RunOptions) -> Result<RunReport, ExecuteError> {
+pub async fn run_on(
+    backends: &Backends,
+    config: &Path,
+    out: &Path,
+    options: RunOptions,
+) -> Result<RunReport, ExecuteError> {
     let tenant = load_tenant(config).expect("valid tenant");
     let run_id = rapport_coordinator::planner::new_run_id();
     let ctx = plan_run(&run_id, &tenant, options.plan);
     let cancel = CancellationToken::new();
     let workers = options.workers.unwrap_or(2);
-    run_with_local_workers(backends, &tenant, &ctx, out, workers, "test", &NoProgress, &cancel)
-        .await
-        .map(|o| o.report)
+    run_with_local_workers(
+        backends,
+        &tenant,
+        &ctx,
+        out,
+        workers,
+        "test",
+        &NoProgress,
+        &cancel,
+    )
+    .await
+    .map(|o| o.report)
 }
 
 /// Runs the tenant at `config` on fresh backends of `kind`; returns the output folder.
-pub async fn run_tenant(kind: Backend, config: &Path, options: RunOptions) -> (tempfile::TempDir, RunReport) {
+pub async fn run_tenant(
+    kind: Backend,
+    config: &Path,
+    options: RunOptions,
+) -> (tempfile::TempDir, RunReport) {
     let b = backends(kind).await;
     let out = tempfile::tempdir().expect("out dir");
-    let report = run_on(&b.backends, config, out.path(), options).await.expect("run succeeds");
+    let report = run_on(&b.backends, config, out.path(), options)
+        .await
+        .expect("run succeeds");
     (out, report)
 }
 
@@ -96,7 +119,11 @@ pub fn assert_same_file(expected: &Path, actual: &Path) {
     let e = std::fs::read_to_string(expected).expect("expected file");
     let a = std::fs::read_to_string(actual).expect("actual file");
     if e != a {
-        let first = e.lines().zip(a.lines()).position(|(x, y)| x != y).unwrap_or(e.lines().count().min(a.lines().count()));
+        let first = e
+            .lines()
+            .zip(a.lines())
+            .position(|(x, y)| x != y)
+            .unwrap_or(e.lines().count().min(a.lines().count()));
         panic!(
             "{} differs from {} at line {}:\nexpected: {:?}\nactual:   {:?}",
             actual.display(),
@@ -124,7 +151,9 @@ impl JobQueue for ShufflingQueue {
     async fn publish(&self, mut jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
         let mut state = self.seed.wrapping_add(jobs.len() as u64);
         for i in (1..jobs.len()).rev() {
-            state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             jobs.swap(i, (state >> 33) as usize % (i + 1));
         }
         if self.duplicate {
@@ -150,7 +179,10 @@ pub struct RecordingStaging {
 #[async_trait]
 impl Staging for RecordingStaging {
     async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
-        self.written.lock().expect("lock").push((path.to_owned(), bytes.clone()));
+        self.written
+            .lock()
+            .expect("lock")
+            .push((path.to_owned(), bytes.clone()));
         self.inner.put(path, bytes).await
     }
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
@@ -166,7 +198,13 @@ impl Staging for RecordingStaging {
 
 /// Writes a small generated tenant into `dir`; returns its configuration.
 pub fn small_tenant(dir: &Path, seed: u64) -> PathBuf {
-    let options = rapport_generator::GenerateOptions { seed, users: 6, accounts: 12, emails: 600, meetings: 120 };
+    let options = rapport_generator::GenerateOptions {
+        seed,
+        users: 6,
+        accounts: 12,
+        emails: 600,
+        meetings: 120,
+    };
     rapport_generator::generate(&options, dir).expect("generated");
     dir.join("tenant.toml")
 }

@@ -73,6 +73,18 @@ async fn handle(backends: &Backends, cache: &ContextCache, delivery: Delivery) {
     let span = info_span!("job", run_id = %envelope.run_id, job_id = %job_id);
     async move {
         let run = &envelope.run_id;
+        match backends.registry.is_cancelled(run).await {
+            Ok(true) => {
+                debug!("run cancelled; dropping its job");
+                if let Err(e) = acker.ack().await {
+                    warn!(error = %e, "cannot ack a cancelled run's job");
+                }
+                return;
+            }
+            Ok(false) => {}
+            // Running the job anyway is harmless: its effects are idempotent.
+            Err(e) => warn!(error = %e, "cannot check whether the run was cancelled"),
+        }
         let result = match cache.get(backends, run).await {
             Ok(ctx) => execute(backends, ctx, envelope.job).await,
             Err(e) => Err(e),
@@ -83,7 +95,7 @@ async fn handle(backends: &Backends, cache: &ContextCache, delivery: Delivery) {
         };
         let settled = match stored {
             Ok(()) => {
-                debug!("job done");
+                debug!(peak_rss_kb = peak_rss_kb(), "job done");
                 acker.ack().await
             }
             Err(JobError::Retryable(e)) if redeliveries + 1 < MAX_DELIVERIES => {
@@ -109,4 +121,16 @@ async fn handle(backends: &Backends, cache: &ContextCache, delivery: Delivery) {
     }
     .instrument(span)
     .await
+}
+
+/// The process's peak resident memory (Linux), for the job-done log line.
+fn peak_rss_kb() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
 }

@@ -1,0 +1,437 @@
+//! The job queue on RabbitMQ, as its maintainers advise: a durable quorum
+//! queue, persistent messages, publisher confirms on every publish, manual
+//! acks, a bounded prefetch, and a delivery limit with a dead-letter queue.
+//! A lost connection is re-established with back-off; deliveries of a lost
+//! channel were never acked, so the broker hands them out again.
+//!
+//! Names, all under the namespace: `{ns}.jobs` (the work queue),
+//! `{ns}.dlx` (dead-letter exchange) and `{ns}.jobs.dead` (jobs that
+//! exceeded the delivery limit, read by the coordinator).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::StreamExt;
+use lapin::options::{
+    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
+    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
+    QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+};
+use lapin::types::{AMQPValue, FieldTable};
+use lapin::{
+    BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer,
+    ExchangeKind,
+};
+use rapport_common::plan::JobEnvelope;
+use tokio::sync::Mutex;
+use tracing::{info, warn};
+
+use crate::queue::{Acker, Delivery, JobQueue};
+use crate::BackendError;
+
+/// Deliveries of one message before the broker dead-letters it.
+pub const DELIVERY_LIMIT: i64 = 5;
+/// Longest pause between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// AMQP delivery mode of a persistent message.
+const PERSISTENT: u8 = 2;
+
+fn queue_error(context: &str) -> impl Fn(lapin::Error) -> BackendError + '_ {
+    move |e| BackendError::Queue(format!("{context}: {e}"))
+}
+
+/// A connection and the channel used on it.
+struct Link {
+    _connection: Connection,
+    channel: Channel,
+    consumer: Option<Consumer>,
+}
+
+/// The RabbitMQ job queue of one namespace. Publishing and consuming use
+/// connections of their own, so a consumer waiting for a job never holds up
+/// a publisher in the same process.
+pub struct RabbitQueue {
+    url: String,
+    namespace: String,
+    prefetch: u16,
+    publisher: Mutex<Option<Link>>,
+    consumer: Mutex<Option<Link>>,
+}
+
+/// Which side a connection serves.
+#[derive(Clone, Copy)]
+enum Side {
+    Publish,
+    Consume,
+}
+
+impl RabbitQueue {
+    /// Connects and declares the queues of `namespace`; `prefetch` bounds the
+    /// deliveries a consumer holds unacked.
+    pub async fn connect(
+        url: &str,
+        namespace: &str,
+        prefetch: u16,
+    ) -> Result<RabbitQueue, BackendError> {
+        let queue = RabbitQueue {
+            url: url.to_owned(),
+            namespace: namespace.to_owned(),
+            prefetch,
+            publisher: Mutex::new(None),
+            consumer: Mutex::new(None),
+        };
+        let link = queue.open(Side::Publish).await?;
+        *queue.publisher.lock().await = Some(link);
+        Ok(queue)
+    }
+
+    fn jobs_queue(&self) -> String {
+        format!("{}.jobs", self.namespace)
+    }
+
+    fn dead_queue(&self) -> String {
+        format!("{}.jobs.dead", self.namespace)
+    }
+
+    fn dead_exchange(&self) -> String {
+        format!("{}.dlx", self.namespace)
+    }
+
+    /// Connects and declares the topology (both sides declare it, with the
+    /// same arguments, so either may start first).
+    async fn open(&self, side: Side) -> Result<Link, BackendError> {
+        let connection = Connection::connect(&self.url, ConnectionProperties::default())
+            .await
+            .map_err(queue_error("cannot connect to RabbitMQ"))?;
+        let publisher = connection
+            .create_channel()
+            .await
+            .map_err(queue_error("cannot open a channel"))?;
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        publisher
+            .exchange_declare(
+                self.dead_exchange().as_str().into(),
+                ExchangeKind::Direct,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..ExchangeDeclareOptions::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .map_err(queue_error("cannot declare the dead-letter exchange"))?;
+        let mut quorum = FieldTable::default();
+        quorum.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        publisher
+            .queue_declare(self.dead_queue().as_str().into(), durable, quorum.clone())
+            .await
+            .map_err(queue_error("cannot declare the dead-letter queue"))?;
+        publisher
+            .queue_bind(
+                self.dead_queue().as_str().into(),
+                self.dead_exchange().as_str().into(),
+                self.jobs_queue().as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await
+            .map_err(queue_error("cannot bind the dead-letter queue"))?;
+        let mut jobs_args = quorum;
+        jobs_args.insert(
+            "x-delivery-limit".into(),
+            AMQPValue::LongLongInt(DELIVERY_LIMIT),
+        );
+        jobs_args.insert(
+            "x-dead-letter-exchange".into(),
+            AMQPValue::LongString(self.dead_exchange().as_str().into()),
+        );
+        publisher
+            .queue_declare(self.jobs_queue().as_str().into(), durable, jobs_args)
+            .await
+            .map_err(queue_error("cannot declare the job queue"))?;
+        match side {
+            Side::Publish => {
+                publisher
+                    .confirm_select(ConfirmSelectOptions::default())
+                    .await
+                    .map_err(queue_error("confirm.select"))?;
+            }
+            Side::Consume => {
+                // Global QoS is refused on quorum queues: per consumer.
+                publisher
+                    .basic_qos(self.prefetch.max(1), BasicQosOptions { global: false })
+                    .await
+                    .map_err(queue_error("basic.qos"))?;
+            }
+        }
+        Ok(Link {
+            _connection: connection,
+            channel: publisher,
+            consumer: None,
+        })
+    }
+
+    /// Re-opens the connection, with back-off, until it works.
+    async fn reconnect(&self, link: &mut Option<Link>, side: Side) {
+        let mut pause = Duration::from_millis(100);
+        loop {
+            match self.open(side).await {
+                Ok(l) => {
+                    info!(namespace = %self.namespace, "reconnected to RabbitMQ");
+                    *link = Some(l);
+                    return;
+                }
+                Err(e) => {
+                    warn!(error = %e, "RabbitMQ unreachable; retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_BACKOFF);
+                }
+            }
+        }
+    }
+
+    async fn publish_on(
+        &self,
+        channel: &Channel,
+        jobs: &[JobEnvelope],
+    ) -> Result<(), BackendError> {
+        let properties = BasicProperties::default().with_delivery_mode(PERSISTENT);
+        let mut confirms = Vec::with_capacity(jobs.len());
+        for job in jobs {
+            let confirm = channel
+                .basic_publish(
+                    "".into(),
+                    self.jobs_queue().as_str().into(),
+                    BasicPublishOptions::default(),
+                    &job.encode(),
+                    properties.clone(),
+                )
+                .await
+                .map_err(queue_error("publish"))?;
+            confirms.push(confirm);
+        }
+        // Confirms are pipelined: publish them all, then wait for each.
+        for confirm in confirms {
+            match confirm.await.map_err(queue_error("publisher confirm"))? {
+                Confirmation::Ack(_) => {}
+                other => {
+                    return Err(BackendError::Queue(format!(
+                        "broker refused a job: {other:?}"
+                    )))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Jobs the broker dead-lettered (delivered too often), drained.
+    async fn dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+        let guard = self.publisher.lock().await;
+        let Some(link) = guard.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        while let Some(message) = link
+            .channel
+            .basic_get(
+                self.dead_queue().as_str().into(),
+                BasicGetOptions { no_ack: true },
+            )
+            .await
+            .map_err(queue_error("basic.get"))?
+        {
+            match JobEnvelope::decode(&message.delivery.data) {
+                Ok(envelope) => out.push(envelope),
+                Err(e) => warn!(error = %e, "dropping an unreadable dead letter"),
+            }
+        }
+        drop(guard);
+        Ok(out)
+    }
+
+    /// Drops every waiting job (a cancelled run's; a coordinator runs one run at a time).
+    async fn purge_waiting(&self) -> Result<u32, BackendError> {
+        let guard = self.publisher.lock().await;
+        let Some(link) = guard.as_ref() else {
+            return Ok(0);
+        };
+        link.channel
+            .queue_purge(
+                self.jobs_queue().as_str().into(),
+                QueuePurgeOptions::default(),
+            )
+            .await
+            .map_err(queue_error("queue.purge"))
+    }
+
+    /// Messages waiting in the job queue (not counting unacked ones).
+    pub async fn waiting(&self) -> Result<u32, BackendError> {
+        let guard = self.publisher.lock().await;
+        let Some(link) = guard.as_ref() else {
+            return Ok(0);
+        };
+        let passive = QueueDeclareOptions {
+            passive: true,
+            ..QueueDeclareOptions::default()
+        };
+        let q = link
+            .channel
+            .queue_declare(
+                self.jobs_queue().as_str().into(),
+                passive,
+                FieldTable::default(),
+            )
+            .await
+            .map_err(queue_error("queue.declare"))?;
+        Ok(q.message_count())
+    }
+
+    /// Deletes the namespace's queues and exchange (tests clean up with it).
+    pub async fn delete_all(&self) -> Result<(), BackendError> {
+        let guard = self.publisher.lock().await;
+        let Some(link) = guard.as_ref() else {
+            return Ok(());
+        };
+        for q in [self.jobs_queue(), self.dead_queue()] {
+            link.channel
+                .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+                .await
+                .map_err(queue_error("queue.delete"))?;
+        }
+        link.channel
+            .exchange_delete(self.dead_exchange().as_str().into(), Default::default())
+            .await
+            .map_err(queue_error("exchange.delete"))
+    }
+}
+
+struct RabbitAcker(lapin::Acker);
+
+fn settled(ok: bool, what: &str) -> Result<(), BackendError> {
+    // `false`: the channel died; the broker will redeliver the job.
+    ok.then_some(())
+        .ok_or_else(|| BackendError::Queue(format!("{what} not sent: channel closed")))
+}
+
+#[async_trait]
+impl Acker for RabbitAcker {
+    async fn ack(self: Box<Self>) -> Result<(), BackendError> {
+        settled(
+            self.0
+                .ack(BasicAckOptions::default())
+                .await
+                .map_err(queue_error("ack"))?,
+            "ack",
+        )
+    }
+
+    async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError> {
+        let options = BasicNackOptions {
+            requeue,
+            multiple: false,
+        };
+        settled(
+            self.0.nack(options).await.map_err(queue_error("nack"))?,
+            "nack",
+        )
+    }
+}
+
+fn delivery_count(properties: &BasicProperties) -> u32 {
+    let value = properties
+        .headers()
+        .as_ref()
+        .and_then(|h| h.inner().get("x-delivery-count").cloned());
+    match value {
+        Some(AMQPValue::LongLongInt(n)) => n.max(0) as u32,
+        Some(AMQPValue::LongInt(n)) => n.max(0) as u32,
+        Some(AMQPValue::LongUInt(n)) => n,
+        Some(AMQPValue::ShortInt(n)) => n.max(0) as u32,
+        _ => 0,
+    }
+}
+
+#[async_trait]
+impl JobQueue for RabbitQueue {
+    async fn purge(&self) -> Result<u32, BackendError> {
+        self.purge_waiting().await
+    }
+
+    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+        self.dead_letters().await
+    }
+
+    async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
+        let mut guard = self.publisher.lock().await;
+        for attempt in 0..3 {
+            if guard.is_none() {
+                self.reconnect(&mut guard, Side::Publish).await;
+            }
+            let Some(link) = guard.as_ref() else { continue };
+            match self.publish_on(&link.channel, &jobs).await {
+                Ok(()) => return Ok(()),
+                // Publishing again is safe: a job's effects are stored once.
+                Err(e) if attempt < 2 => {
+                    warn!(error = %e, "publish failed; reconnecting");
+                    *guard = None;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(BackendError::Queue("publish failed".to_owned()))
+    }
+
+    async fn next(&self) -> Result<Option<Delivery>, BackendError> {
+        let mut guard = self.consumer.lock().await;
+        loop {
+            if guard.is_none() {
+                self.reconnect(&mut guard, Side::Consume).await;
+            }
+            let Some(link) = guard.as_mut() else { continue };
+            if link.consumer.is_none() {
+                let consumer = link
+                    .channel
+                    .basic_consume(
+                        self.jobs_queue().as_str().into(),
+                        "".into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await;
+                match consumer {
+                    Ok(c) => link.consumer = Some(c),
+                    Err(e) => {
+                        warn!(error = %e, "cannot consume; reconnecting");
+                        *guard = None;
+                        continue;
+                    }
+                }
+            }
+            let consumer = link.consumer.as_mut().expect("consumer set above");
+            match consumer.next().await {
+                Some(Ok(d)) => {
+                    let redeliveries = delivery_count(&d.properties);
+                    return Ok(Some(Delivery {
+                        envelope: JobEnvelope::decode(&d.data).map_err(|e| e.to_string()),
+                        redeliveries,
+                        acker: Box::new(RabbitAcker(d.acker)),
+                    }));
+                }
+                Some(Err(e)) => {
+                    warn!(error = %e, "consumer failed; reconnecting");
+                    *guard = None;
+                }
+                None => {
+                    warn!("consumer cancelled by the broker; reconnecting");
+                    *guard = None;
+                }
+            }
+        }
+    }
+}

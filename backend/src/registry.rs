@@ -1,0 +1,22 @@
+//! The run registry: one JSON record per run, so any coordinator (or a
+//! restarted one) knows every run's inputs, phase, progress and outcome.
+
+use async_trait::async_trait;
+
+use crate::BackendError;
+
+/// Where run records live.
+#[async_trait]
+pub trait RunRegistry: Send + Sync {
+    /// Stores (or replaces) a run's record; `created_ms` orders the list.
+    async fn put_run(&self, run: &str, created_ms: i64, record: String)
+        -> Result<(), BackendError>;
+    /// A run's record.
+    async fn get_run(&self, run: &str) -> Result<Option<String>, BackendError>;
+    /// Up to `limit` records, newest first.
+    async fn list_runs(&self, limit: usize) -> Result<Vec<String>, BackendError>;
+    /// Marks a run cancelled, for workers to skip its jobs.
+    async fn set_cancelled(&self, run: &str) -> Result<(), BackendError>;
+    /// True when a run was cancelled.
+    async fn is_cancelled(&self, run: &str) -> Result<bool, BackendError>;
+}

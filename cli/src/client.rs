@@ -1,0 +1,209 @@
+//! The operator commands: `submit`, `status`, `rerun`, `cancel`, `runs`,
+//! talking to the coordinator's HTTP API. `submit` and `rerun` print the new
+//! run's id alone on standard output; progress and messages go to standard
+//! error.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rapport_coordinator::http::{ErrorBody, SubmitRequest};
+use rapport_coordinator::run_record::{RunRecord, RunStatus};
+use reqwest::StatusCode;
+
+use crate::args::{ClientArgs, RerunArgs, RunIdArgs, SubmitArgs};
+use crate::exit::CliError;
+
+/// How often `--wait` asks for progress.
+const WAIT_POLL: Duration = Duration::from_millis(250);
+
+struct Api {
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Api {
+    fn new(args: &ClientArgs) -> Api {
+        Api {
+            base: args.coordinator.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+        let response = request.send().await.map_err(|e| {
+            CliError::Failed(anyhow!(
+                "cannot reach the coordinator at {}: {e}",
+                self.base
+            ))
+        })?;
+        if response.status().is_success() {
+            return Ok(response);
+        }
+        let status = response.status();
+        let message = response
+            .json::<ErrorBody>()
+            .await
+            .map(|b| b.error)
+            .unwrap_or_else(|_| status.to_string());
+        Err(match status {
+            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::CONFLICT => {
+                CliError::Usage(message)
+            }
+            _ => CliError::Failed(anyhow!(message)),
+        })
+    }
+
+    async fn record(&self, response: reqwest::Response) -> Result<RunRecord, CliError> {
+        Ok(response
+            .json()
+            .await
+            .context("unreadable answer from the coordinator")?)
+    }
+
+    async fn get(&self, run: &str) -> Result<RunRecord, CliError> {
+        let r = self
+            .call(self.http.get(format!("{}/runs/{run}", self.base)))
+            .await?;
+        self.record(r).await
+    }
+}
+
+fn absolute(path: &std::path::Path) -> Result<String, CliError> {
+    std::path::absolute(path)
+        .map(|p| p.display().to_string())
+        .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
+}
+
+/// `rapport submit`.
+pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
+    let api = Api::new(&args.client);
+    let body = SubmitRequest {
+        config: absolute(&args.config)?,
+        out: absolute(&args.out)?,
+    };
+    let r = api
+        .call(api.http.post(format!("{}/runs", api.base)).json(&body))
+        .await?;
+    let record = api.record(r).await?;
+    println!("{}", record.run_id);
+    if args.wait {
+        wait(&api, &record.run_id).await?;
+    }
+    Ok(())
+}
+
+/// `rapport rerun`.
+pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
+    let api = Api::new(&args.client);
+    let r = api
+        .call(
+            api.http
+                .post(format!("{}/runs/{}/rerun", api.base, args.run_id)),
+        )
+        .await?;
+    let record = api.record(r).await?;
+    println!("{}", record.run_id);
+    if args.wait {
+        wait(&api, &record.run_id).await?;
+    }
+    Ok(())
+}
+
+/// `rapport status`.
+pub async fn status_command(args: RunIdArgs) -> Result<(), CliError> {
+    let record = Api::new(&args.client).get(&args.run_id).await?;
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&record).context("record")?
+    );
+    Ok(())
+}
+
+/// `rapport cancel`.
+pub async fn cancel_command(args: RunIdArgs) -> Result<(), CliError> {
+    let api = Api::new(&args.client);
+    api.call(
+        api.http
+            .post(format!("{}/runs/{}/cancel", api.base, args.run_id)),
+    )
+    .await?;
+    eprintln!("rapport: run {} cancelled", args.run_id);
+    Ok(())
+}
+
+/// `rapport runs`.
+pub async fn runs_command(args: ClientArgs) -> Result<(), CliError> {
+    let api = Api::new(&args);
+    let r = api.call(api.http.get(format!("{}/runs", api.base))).await?;
+    let runs: Vec<RunRecord> = r
+        .json()
+        .await
+        .context("unreadable answer from the coordinator")?;
+    println!(
+        "{:<24} {:<10} {:<10} {:>11} {:<25} {}",
+        "RUN", "STATUS", "PHASE", "JOBS", "CREATED", "TENANT"
+    );
+    for run in runs {
+        println!(
+            "{:<24} {:<10} {:<10} {:>11} {:<25} {}",
+            run.run_id,
+            format!("{:?}", run.status).to_lowercase(),
+            run.phase.unwrap_or_default(),
+            format!("{}/{}", run.jobs_done, run.jobs_total),
+            run.created_at.get(..19).unwrap_or(&run.created_at),
+            run.tenant_id
+        );
+    }
+    Ok(())
+}
+
+/// Shows progress until the run ends; an unsuccessful end is an error.
+async fn wait(api: &Api, run: &str) -> Result<(), CliError> {
+    let target = if std::io::stderr().is_terminal() {
+        ProgressDrawTarget::stderr()
+    } else {
+        ProgressDrawTarget::hidden()
+    };
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{prefix:>9} [{bar:30}] {pos}/{len} jobs  {per_sec}  {elapsed}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .progress_chars("=> "),
+    );
+    let mut phase = String::new();
+    loop {
+        let record = api.get(run).await?;
+        let current = record.phase.clone().unwrap_or_else(|| "queued".to_owned());
+        if current != phase {
+            phase = current;
+            bar.set_prefix(phase.clone());
+            bar.reset();
+        }
+        bar.set_length(record.jobs_total);
+        bar.set_position(record.jobs_done);
+        match record.status {
+            RunStatus::Succeeded => {
+                bar.finish_and_clear();
+                eprintln!(
+                    "rapport: run {run} succeeded: {} rows -> {}",
+                    record.rows.unwrap_or(0),
+                    record.out
+                );
+                return Ok(());
+            }
+            RunStatus::Failed | RunStatus::Cancelled => {
+                bar.finish_and_clear();
+                let why = record.error.unwrap_or_else(|| "cancelled".to_owned());
+                return Err(CliError::Failed(anyhow!(
+                    "run {run} {:?}: {why}",
+                    record.status
+                )));
+            }
+            RunStatus::Queued | RunStatus::Running => tokio::time::sleep(WAIT_POLL).await,
+        }
+    }
+}
