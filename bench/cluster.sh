@@ -8,10 +8,19 @@ NS="bench-$$"
 export RAPPORT_NAMESPACE=$NS RAPPORT_STAGING="$OUT/staging-$NS" RAPPORT_LISTEN=127.0.0.1:7199 RAPPORT_COORDINATOR=http://127.0.0.1:7199
 WORKERS=${2:-2}
 : > "$OUT/workers.log"
+# Workers give freed memory back to the system at once (mimalloc decommits
+# instead of MADV_FREE): peak RSS then measures the working set.
+export MIMALLOC_PURGE_DECOMMITS=1 MIMALLOC_PURGE_DELAY=0
 "$RAPPORT" coordinator 2>"$OUT/coordinator.log" &
 pids=($!)
 for _ in $(seq 1 "$WORKERS"); do "$RAPPORT" worker 2>>"$OUT/workers.log" & pids+=($!); done
-trap 'kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null; redis-cli --scan --pattern "$NS:*" | xargs -r redis-cli del >/dev/null; rm -rf "$RAPPORT_STAGING"' EXIT
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null
+  redis-cli --scan --pattern "$NS:*" | xargs -r redis-cli del >/dev/null
+  for q in "$NS.jobs" "$NS.jobs.dead"; do rabbitmqctl delete_queue "$q" >/dev/null 2>&1 || true; done
+  rm -rf "$RAPPORT_STAGING"
+}
+trap cleanup EXIT
 sleep 1
 records=$(cat "$TENANT"/activity/*.jsonl | grep -c . || true)
 for round in $(seq 1 "${1:-3}"); do

@@ -83,6 +83,9 @@ pub struct WorkerArgs {
     /// Jobs run at once.
     #[arg(long, env = "RAPPORT_CONCURRENCY", default_value_t = 1)]
     pub concurrency: usize,
+    /// Pause before each job, in milliseconds (failure drills only).
+    #[arg(long, env = "RAPPORT_JOB_DELAY_MS", default_value_t = 0, hide = true)]
+    pub job_delay_ms: u64,
 }
 
 /// Where the coordinator's API is.

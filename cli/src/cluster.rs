@@ -83,6 +83,15 @@ pub async fn worker_command(args: WorkerArgs) -> Result<(), CliError> {
     let shutdown = CancellationToken::new();
     cancel_on_signals(shutdown.clone());
     info!(namespace = %args.servers.namespace, concurrency, "worker ready");
-    run_worker(backends, WorkerOptions { concurrency }, shutdown).await;
+    let job_delay = std::time::Duration::from_millis(args.job_delay_ms);
+    run_worker(
+        backends,
+        WorkerOptions {
+            concurrency,
+            job_delay,
+        },
+        shutdown,
+    )
+    .await;
     Ok(())
 }

@@ -28,6 +28,7 @@ pub async fn run_with_local_workers(
         backends.clone(),
         WorkerOptions {
             concurrency: workers,
+            ..WorkerOptions::default()
         },
         shutdown.clone(),
     ));

@@ -46,3 +46,8 @@ fn check_plan(kind: Backend, cases: u32) {
 fn output_is_independent_of_partitioning_and_job_order_embedded() {
     check_plan(Backend::Embedded, 12);
 }
+
+#[test]
+fn output_is_independent_of_partitioning_and_job_order_cluster() {
+    check_plan(Backend::Cluster, 4);
+}

@@ -6,7 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use rapport_backend::{BackendError, Backends, Delivery, JobQueue, Staging};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rapport_backend::rabbit_queue::RabbitQueue;
+use rapport_backend::redis_store::RedisStore;
+use rapport_backend::{BackendError, Backends, ClusterSettings, Delivery, JobQueue, Staging};
 use rapport_common::plan::JobEnvelope;
 use rapport_common::report::RunReport;
 use rapport_coordinator::executor::ExecuteError;
@@ -18,6 +22,9 @@ use tokio_util::sync::CancellationToken;
 pub enum Backend {
     /// In-process queue and store, local staging folder.
     Embedded,
+    /// RabbitMQ and Redis (addresses from RAPPORT_AMQP_URL / RAPPORT_REDIS_URL,
+    /// loopback by default), in a namespace of the test's own.
+    Cluster,
 }
 
 /// Runs a test body once per backend, as separate tests.
@@ -30,6 +37,11 @@ macro_rules! both_backends {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn embedded() {
                 ($body)($crate::util::Backend::Embedded).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cluster() {
+                ($body)($crate::util::Backend::Cluster).await
             }
         }
     };
@@ -45,23 +57,88 @@ pub fn example(name: &str) -> PathBuf {
     shared().join("examples").join(name).join("tenant.toml")
 }
 
-/// Backends of one kind, and what must live as long as they do.
+/// Backends of one kind, and what must live as long as they do. Dropping
+/// it removes the test's queues and keys from the shared servers.
 pub struct TestBackends {
     /// The edges.
     pub backends: Backends,
     /// Staging folder.
     pub _staging: tempfile::TempDir,
+    /// The cluster settings (namespace), for the cluster.
+    pub settings: Option<ClusterSettings>,
+}
+
+static NAMESPACES: AtomicU64 = AtomicU64::new(0);
+
+/// A namespace no other test (or test run) uses.
+pub fn unique_namespace(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    format!(
+        "{prefix}-{}-{}-{nanos:x}",
+        std::process::id(),
+        NAMESPACES.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// Cluster settings for a namespace, servers from the environment.
+pub fn cluster_settings(namespace: &str, staging: &Path) -> ClusterSettings {
+    ClusterSettings {
+        amqp_url: std::env::var("RAPPORT_AMQP_URL")
+            .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".to_owned()),
+        redis_url: std::env::var("RAPPORT_REDIS_URL")
+            .unwrap_or_else(|_| "redis://127.0.0.1:6379/".to_owned()),
+        namespace: namespace.to_owned(),
+        staging: staging.display().to_string(),
+        prefetch: 2,
+    }
+}
+
+/// Removes a namespace's queues, exchange and keys.
+pub async fn remove_namespace(settings: &ClusterSettings) {
+    if let Ok(q) = RabbitQueue::connect(&settings.amqp_url, &settings.namespace, 1).await {
+        let _ = q.delete_all().await;
+    }
+    if let Ok(r) = RedisStore::connect(&settings.redis_url, &settings.namespace).await {
+        let _ = r.delete_namespace().await;
+    }
+}
+
+impl Drop for TestBackends {
+    fn drop(&mut self) {
+        if let Some(settings) = self.settings.take() {
+            // Drop cannot await: clean up on a thread with a runtime of its own.
+            let _ = std::thread::spawn(move || {
+                if let Ok(rt) = tokio::runtime::Runtime::new() {
+                    rt.block_on(remove_namespace(&settings));
+                }
+            })
+            .join();
+        }
+    }
 }
 
 /// Fresh backends of `kind`, in a namespace of their own.
 pub async fn backends(kind: Backend) -> TestBackends {
     let staging = tempfile::tempdir().expect("staging dir");
-    let backends = match kind {
-        Backend::Embedded => Backends::in_process(staging.path(), 1024).expect("backends"),
-    };
-    TestBackends {
-        backends,
-        _staging: staging,
+    match kind {
+        Backend::Embedded => TestBackends {
+            backends: Backends::in_process(staging.path(), 1024).expect("backends"),
+            _staging: staging,
+            settings: None,
+        },
+        Backend::Cluster => {
+            let settings = cluster_settings(&unique_namespace("test"), staging.path());
+            let backends = Backends::cluster(&settings)
+                .await
+                .expect("RabbitMQ and Redis reachable (.ci/run starts them)");
+            TestBackends {
+                backends,
+                _staging: staging,
+                settings: Some(settings),
+            }
+        }
     }
 }
 
@@ -165,6 +242,14 @@ impl JobQueue for ShufflingQueue {
 
     async fn next(&self) -> Result<Option<Delivery>, BackendError> {
         self.inner.next().await
+    }
+
+    async fn purge(&self) -> Result<u32, BackendError> {
+        self.inner.purge().await
+    }
+
+    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+        self.inner.take_dead_letters().await
     }
 }
 

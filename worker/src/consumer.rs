@@ -20,10 +20,13 @@ use crate::jobs::{execute, ContextCache, JobError};
 pub const MAX_DELIVERIES: u32 = 5;
 
 /// How a worker runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Default)]
 pub struct WorkerOptions {
     /// Jobs run at once.
     pub concurrency: usize,
+    /// A pause before each job: slows a run down for failure drills (killing
+    /// processes mid-run in tests); zero in production.
+    pub job_delay: Duration,
 }
 
 /// Runs the worker until `shutdown` is cancelled or the queue closes.
@@ -39,7 +42,10 @@ pub async fn run_worker(backends: Backends, options: WorkerOptions, shutdown: Ca
                     next = backends.queue.next() => next,
                 };
                 match next {
-                    Ok(Some(delivery)) => handle(&backends, &cache, delivery).await,
+                    Ok(Some(delivery)) => {
+                        tokio::time::sleep(options.job_delay).await;
+                        handle(&backends, &cache, delivery).await
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         warn!(slot, error = %e, "cannot take a job; retrying");
