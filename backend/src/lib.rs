@@ -2,13 +2,13 @@
 //! (embedded mode, `rapport run`) and a server-backed one (the cluster).
 //!
 //! # Layout
-//! - [`queue`]: [`JobQueue`], deliveries and acks; [`memory_queue`] in-process,
+//! - [`queue`] — [`JobQueue`], deliveries and acks; [`memory_queue`] in-process,
 //!   [`rabbit_queue`] on RabbitMQ.
-//! - [`store`]: [`PartialStore`], job effects and progress; [`memory_store`]
+//! - [`store`] — [`PartialStore`], job effects and progress; [`memory_store`]
 //!   in-process, [`redis_store`] on Redis.
-//! - [`registry`]: [`RunRegistry`], run records (both stores implement it).
-//! - [`staging`]: [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
-//! - [`error`]: [`BackendError`].
+//! - [`registry`] — [`RunRegistry`], run records (both stores implement it).
+//! - [`staging`] — [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
+//! - [`error`] — [`BackendError`].
 
 pub mod error;
 pub mod memory_queue;

@@ -145,7 +145,7 @@ impl RunRegistry for MemoryStore {
         let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         let mut records: Vec<&(i64, String)> =
             runs.values().filter_map(|d| d.record.as_ref()).collect();
-        records.sort_by(|a, b| b.0.cmp(&a.0));
+        records.sort_by_key(|r| std::cmp::Reverse(r.0));
         Ok(records
             .into_iter()
             .take(limit)

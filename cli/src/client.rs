@@ -142,8 +142,8 @@ pub async fn runs_command(args: ClientArgs) -> Result<(), CliError> {
         .await
         .context("unreadable answer from the coordinator")?;
     println!(
-        "{:<24} {:<10} {:<10} {:>11} {:<25} {}",
-        "RUN", "STATUS", "PHASE", "JOBS", "CREATED", "TENANT"
+        "{:<24} {:<10} {:<10} {:>11} {:<25} TENANT",
+        "RUN", "STATUS", "PHASE", "JOBS", "CREATED"
     );
     for run in runs {
         println!(

@@ -7,7 +7,7 @@ use anyhow::Context;
 use rapport_backend::Backends;
 use rapport_common::report::RunReport;
 use rapport_coordinator::planner::new_run_id;
-use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions};
+use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions, RunSpec};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::RunArgs;
@@ -74,10 +74,13 @@ pub async fn run_embedded(
             ctrl_c.cancel();
         }
     });
-    let outcome = run_with_local_workers(
-        &backends, &tenant, &ctx, out, workers, "embedded", &progress, &cancel,
-    )
-    .await;
+    let spec = RunSpec {
+        tenant: &tenant,
+        ctx: &ctx,
+        out,
+        mode: "embedded",
+    };
+    let outcome = run_with_local_workers(&backends, spec, workers, &progress, &cancel).await;
     progress.finish();
     Ok(outcome
         .with_context(|| format!("run {run_id} failed"))?

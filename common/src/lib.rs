@@ -3,16 +3,16 @@
 //! the worker and coordinator crates move bytes, this crate decides.
 //!
 //! # Layout
-//! - [`address`]: normalisation, validity, person ids.
-//! - [`directory`]: which account an address belongs to.
-//! - [`tenant`], [`tables`]: the tenant configuration and its CSV tables.
-//! - [`time`], [`period`]: timestamps, local dates, periods, the window.
-//! - [`record`], [`reject`], [`jsonl`]: parsing input into staged records.
-//! - [`rules`]: which accounts an email or meeting counts for.
-//! - [`partial`]: `PartialAggregate` and its merge.
-//! - [`row`], [`score`]: output rows and the EngagementScore.
-//! - [`ingest`], [`aggregate`], [`reduce`]: the pure body of each job.
-//! - [`plan`], [`counters`], [`report`]: run context, jobs, messages, reports.
+//! - [`address`] — normalisation, validity, person ids.
+//! - [`directory`] — which account an address belongs to.
+//! - [`tenant`], [`tables`] — the tenant configuration and its CSV tables.
+//! - [`time`], [`period`] — timestamps, local dates, periods, the window.
+//! - [`record`], [`reject`], [`jsonl`] — parsing input into staged records.
+//! - [`rules`] — which accounts an email or meeting counts for.
+//! - [`partial`] — `PartialAggregate` and its merge.
+//! - [`row`], [`score`] — output rows and the EngagementScore.
+//! - [`ingest`], [`aggregate`], [`reduce`] — the pure body of each job.
+//! - [`plan`], [`counters`], [`report`] — run context, jobs, messages, reports.
 
 pub mod address;
 pub mod aggregate;

@@ -69,16 +69,32 @@ pub struct RunOutcome {
     pub report: RunReport,
 }
 
-/// Runs every phase of `ctx` from `first_phase`, then writes the outputs to `out`.
+/// What one run executes: its tenant, plan, output folder and mode.
+#[derive(Clone, Copy)]
+pub struct RunSpec<'a> {
+    /// The checked tenant.
+    pub tenant: &'a LoadedTenant,
+    /// The plan.
+    pub ctx: &'a RunContext,
+    /// Output folder.
+    pub out: &'a Path,
+    /// `embedded` or `cluster`, for the report.
+    pub mode: &'a str,
+}
+
+/// Runs every phase of the run not yet done, then writes the outputs.
 pub async fn execute_run(
     backends: &Backends,
-    tenant: &LoadedTenant,
-    ctx: &RunContext,
-    out: &Path,
-    mode: &str,
+    spec: RunSpec<'_>,
     progress: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, ExecuteError> {
+    let RunSpec {
+        tenant,
+        ctx,
+        out,
+        mode,
+    } = spec;
     let started = Instant::now();
     let run = ctx.run_id.as_str();
     backends

@@ -3,12 +3,12 @@
 //! The same code drives `rapport run` (in-process backends) and the cluster.
 //!
 //! # Layout
-//! - [`tenant_loader`]: reads `tenant.toml`, its CSVs and activity globs.
-//! - [`planner`]: the run context and partition counts.
-//! - [`executor`]: runs the phases of one run over the backends.
-//! - [`writer`]: assembles the output files from staged parts.
-//! - [`local_run`]: a run with its workers as tasks of this process.
-//! - [`service`], [`run_record`], [`http`]: the long-running coordinator,
+//! - [`tenant_loader`] — reads `tenant.toml`, its CSVs and activity globs.
+//! - [`planner`] — the run context and partition counts.
+//! - [`executor`] — runs the phases of one run over the backends.
+//! - [`writer`] — assembles the output files from staged parts.
+//! - [`local_run`] — a run with its workers as tasks of this process.
+//! - [`service`], [`run_record`], [`http`] — the long-running coordinator,
 //!   its run records and its HTTP API.
 
 pub mod executor;
@@ -20,7 +20,7 @@ pub mod service;
 pub mod tenant_loader;
 pub mod writer;
 
-pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome};
+pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome, RunSpec};
 pub use local_run::run_with_local_workers;
 pub use planner::{plan_run, PlanOptions};
 pub use tenant_loader::{load_tenant, LoadError, LoadedTenant};

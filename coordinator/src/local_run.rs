@@ -2,24 +2,17 @@
 //! backends) and the tests (over either backend) start workers as tasks,
 //! execute the run, then stop the workers.
 
-use std::path::Path;
-
 use rapport_backend::Backends;
-use rapport_common::plan::RunContext;
 use rapport_worker::{run_worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunOutcome};
-use crate::tenant_loader::LoadedTenant;
+use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunOutcome, RunSpec};
 
-/// Runs `ctx` with `workers` worker tasks on `backends`; `cancel` stops it.
+/// Runs `spec` with `workers` worker tasks on `backends`; `cancel` stops it.
 pub async fn run_with_local_workers(
     backends: &Backends,
-    tenant: &LoadedTenant,
-    ctx: &RunContext,
-    out: &Path,
+    spec: RunSpec<'_>,
     workers: usize,
-    mode: &str,
     progress: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, ExecuteError> {
@@ -32,8 +25,8 @@ pub async fn run_with_local_workers(
         },
         shutdown.clone(),
     ));
-    let outcome = execute_run(backends, tenant, ctx, out, mode, progress, cancel).await;
-    cleanup(backends, &ctx.run_id).await;
+    let outcome = execute_run(backends, spec, progress, cancel).await;
+    cleanup(backends, &spec.ctx.run_id).await;
     shutdown.cancel();
     if let Err(e) = worker.await {
         tracing::warn!(error = %e, "worker task ended abnormally");

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink};
+use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunSpec};
 use crate::planner::{new_run_id, plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
 use crate::tenant_loader::{load_tenant, LoadError};
@@ -274,16 +274,13 @@ impl Coordinator {
             }
             Err(e) => return Err(e.into()),
         };
-        execute_run(
-            &self.backends,
-            &tenant,
-            &ctx,
-            std::path::Path::new(&record.out),
-            &self.mode,
-            progress,
-            token,
-        )
-        .await
+        let spec = RunSpec {
+            tenant: &tenant,
+            ctx: &ctx,
+            out: std::path::Path::new(&record.out),
+            mode: &self.mode,
+        };
+        execute_run(&self.backends, spec, progress, token).await
     }
 
     fn spawn_flusher(

@@ -4,9 +4,9 @@
 //! cases. The same options give the same bytes.
 //!
 //! # Layout
-//! - [`rng`]: the deterministic generator.
-//! - [`directory`]: org users, accounts, domains and contacts.
-//! - [`activity`]: emails and meetings as `jsonl` lines.
+//! - [`rng`] — the deterministic generator.
+//! - [`directory`] — org users, accounts, domains and contacts.
+//! - [`activity`] — emails and meetings as `jsonl` lines.
 
 pub mod activity;
 pub mod directory;

@@ -8,7 +8,7 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from a seed.
     pub fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5eed_0f_4a99_0a7d)
+        Rng(seed ^ 0x5eed_0f4a_990a_7d00)
     }
 
     /// Next 64 random bits.

@@ -14,7 +14,9 @@ use rapport_backend::{BackendError, Backends, ClusterSettings, Delivery, JobQueu
 use rapport_common::plan::JobEnvelope;
 use rapport_common::report::RunReport;
 use rapport_coordinator::executor::ExecuteError;
-use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, NoProgress, PlanOptions};
+use rapport_coordinator::{
+    load_tenant, plan_run, run_with_local_workers, NoProgress, PlanOptions, RunSpec,
+};
 use tokio_util::sync::CancellationToken;
 
 /// Which implementation of the edges a test runs on.
@@ -163,18 +165,15 @@ pub async fn run_on(
     let ctx = plan_run(&run_id, &tenant, options.plan);
     let cancel = CancellationToken::new();
     let workers = options.workers.unwrap_or(2);
-    run_with_local_workers(
-        backends,
-        &tenant,
-        &ctx,
+    let spec = RunSpec {
+        tenant: &tenant,
+        ctx: &ctx,
         out,
-        workers,
-        "test",
-        &NoProgress,
-        &cancel,
-    )
-    .await
-    .map(|o| o.report)
+        mode: "test",
+    };
+    run_with_local_workers(backends, spec, workers, &NoProgress, &cancel)
+        .await
+        .map(|o| o.report)
 }
 
 /// Runs the tenant at `config` on fresh backends of `kind`; returns the output folder.

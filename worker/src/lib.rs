@@ -3,10 +3,10 @@
 //! from `rapport-common`, stores the effects in one atomic step, then acks.
 //!
 //! # Layout
-//! - [`consumer`]: the loop over deliveries, retries and shutdown.
-//! - [`jobs`]: the body of each phase's job (I/O around the pure step).
-//! - [`shard_reader`]: reading a shard's byte range from an input file.
-//! - [`blob`]: postcard encoding of staged blobs, with errors that name them.
+//! - [`consumer`] — the loop over deliveries, retries and shutdown.
+//! - [`jobs`] — the body of each phase's job (I/O around the pure step).
+//! - [`shard_reader`] — reading a shard's byte range from an input file.
+//! - [`blob`] — postcard encoding of staged blobs, with errors that name them.
 
 pub mod blob;
 pub mod consumer;
