@@ -9,7 +9,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rapport_common::aggregate::aggregate;
 use rapport_common::ingest::{ingest_jsonl, ShardBytes};
-use rapport_common::record::StagedRecord;
+use rapport_common::record::{decode_staged, StagedRecord};
 use rapport_coordinator::{load_tenant, plan_run, PlanOptions};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,40 +33,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let bytes: usize = files.iter().map(|f| f.1.len()).sum();
 
     let t = Instant::now();
-    let mut partitions: Vec<Vec<StagedRecord>> = vec![Vec::new(); ctx.key_partitions as usize];
+    let mut partitions: Vec<Vec<u8>> = vec![Vec::new(); ctx.key_partitions as usize];
     for (name, data) in &files {
-        let shard = ShardBytes {
-            file: name,
-            offset: 0,
-            skip_first_line: false,
-            bytes: data,
-            end: data.len() as u64,
-        };
+        let shard = ShardBytes { file: name, offset: 0, skip_first_line: false, bytes: data, end: data.len() as u64 };
         let out = ingest_jsonl(&shard, &ctx.directory, ctx.key_partitions);
         for (all, part) in partitions.iter_mut().zip(out.partitions) {
             all.extend(part);
         }
     }
     let parse = t.elapsed().as_secs_f64();
-    println!(
-        "parse+resolve: {parse:.2} s, {:.0} MB/s",
-        bytes as f64 / 1e6 / parse
-    );
+    println!("parse+resolve+encode: {parse:.2} s, {:.0} MB/s", bytes as f64 / 1e6 / parse);
+    println!("staged: {:.0} MB", partitions.iter().map(Vec::len).sum::<usize>() as f64 / 1e6);
 
     let t = Instant::now();
-    let encoded: Vec<Vec<u8>> = partitions
+    let decoded: Vec<Vec<StagedRecord>> = partitions
         .iter()
-        .map(|p| postcard::to_stdvec(p).expect("encodes"))
-        .collect();
-    println!(
-        "encode staged: {:.2} s ({:.0} MB)",
-        t.elapsed().as_secs_f64(),
-        encoded.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
-    );
-    let t = Instant::now();
-    let decoded: Vec<Vec<StagedRecord>> = encoded
-        .iter()
-        .map(|b| postcard::from_bytes(b).expect("decodes"))
+        .map(|b| {
+            let mut records = Vec::new();
+            decode_staged(b, &mut records).expect("decodes");
+            records
+        })
         .collect();
     println!("decode staged: {:.2} s", t.elapsed().as_secs_f64());
 

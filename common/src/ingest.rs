@@ -4,14 +4,16 @@
 use crate::counters::RunCounters;
 use crate::directory::Directory;
 use crate::jsonl;
-use crate::record::StagedRecord;
+use crate::record::encode_staged;
 use crate::reject::RejectLine;
 
 /// What one shard produced.
 #[derive(Debug, Default)]
 pub struct IngestOutput {
-    /// Staged records, by key partition.
-    pub partitions: Vec<Vec<StagedRecord>>,
+    /// Staged blobs ([`encode_staged`]), by key partition.
+    pub partitions: Vec<Vec<u8>>,
+    /// Records staged.
+    pub staged: u64,
     /// Rejected records.
     pub rejects: Vec<RejectLine>,
     /// Records read and rejected.
@@ -67,7 +69,8 @@ pub fn ingest_jsonl(
         match jsonl::parse_line(line, directory) {
             Ok(record) => {
                 let p = (record.partition_bits() % u64::from(key_partitions)) as usize;
-                out.partitions[p].push(record);
+                encode_staged(&record, &mut out.partitions[p]);
+                out.staged += 1;
             }
             Err(rejection) => {
                 *out.counters.rejected.entry(rejection.reason).or_default() += 1;
@@ -112,7 +115,7 @@ this is not json\n\
     fn blank_lines_are_skipped_and_bad_lines_rejected_with_their_offset() {
         let out = run(0, TEXT.len() as u64);
         assert_eq!(out.counters.records, 3);
-        assert_eq!(out.partitions.iter().map(Vec::len).sum::<usize>(), 2);
+        assert_eq!(out.staged, 2);
         assert_eq!(out.rejects.len(), 1);
         assert_eq!(
             out.rejects[0].offset,

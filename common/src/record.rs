@@ -95,3 +95,53 @@ pub fn tidy_parties(parties: &mut Vec<Party>) {
     parties.sort_unstable();
     parties.dedup();
 }
+
+/// Appends one record's postcard encoding to a staged blob. A blob is the
+/// records' encodings back to back: ingest writes it without holding the
+/// records, aggregate reads it back with [`decode_staged`].
+pub fn encode_staged(record: &StagedRecord, blob: &mut Vec<u8>) {
+    // Writing into a Vec cannot fail.
+    let _ = postcard::to_io(record, &mut *blob);
+}
+
+/// Reads every record of a staged blob.
+pub fn decode_staged(mut blob: &[u8], into: &mut Vec<StagedRecord>) -> Result<(), postcard::Error> {
+    while !blob.is_empty() {
+        let (record, rest) = postcard::take_from_bytes::<StagedRecord>(blob)?;
+        into.push(record);
+        blob = rest;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn staged_blobs_round_trip() {
+        let records = vec![
+            StagedRecord::Email(StagedEmail {
+                key: email_key("<a>"),
+                sent_at: -5,
+                sender: Party::Org(1),
+                recipients: vec![Party::Account(3, 9)],
+                in_reply_to: Some(email_key("<b>")),
+            }),
+            StagedRecord::Meeting(StagedMeeting {
+                key: meeting_key("u"),
+                start: 10,
+                end: 70,
+                organizer: Party::Unmapped,
+                attendees: vec![],
+                ignored: true,
+            }),
+        ];
+        let mut blob = Vec::new();
+        records.iter().for_each(|r| encode_staged(r, &mut blob));
+        let mut back = Vec::new();
+        decode_staged(&blob, &mut back).expect("decodes");
+        assert_eq!(back, records);
+        assert!(decode_staged(&blob[..blob.len() - 1], &mut Vec::new()).is_err());
+    }
+}

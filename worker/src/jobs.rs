@@ -14,7 +14,7 @@ use rapport_common::counters::RunCounters;
 use rapport_common::ingest::{ingest_jsonl, ShardBytes};
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
-use rapport_common::record::StagedRecord;
+use rapport_common::record::{decode_staged, StagedRecord};
 use rapport_common::reduce::{reduce, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
@@ -146,8 +146,7 @@ async fn ingest(
             end: shard.end,
         };
         let out = ingest_jsonl(&bytes, &c.directory, c.key_partitions);
-        let encoded: Vec<Vec<u8>> = out.partitions.iter().map(encode).collect();
-        Ok((encoded, out.rejects, out.counters))
+        Ok((out.partitions, out.rejects, out.counters))
     })
     .await??;
     let (partitions, rejects, counters) = out;
@@ -182,7 +181,8 @@ async fn aggregate_job(
         .await?
     {
         let bytes = backends.staging.get(&path).await?;
-        records.extend(decode::<Vec<StagedRecord>>(&path, &bytes)?);
+        decode_staged(&bytes, &mut records)
+            .map_err(|e| JobError::Permanent(format!("staging blob {path} is unreadable: {e}")))?;
     }
     let c = ctx.clone();
     let out = blocking(move || aggregate(records, &c)).await?;
