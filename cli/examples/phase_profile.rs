@@ -35,15 +35,27 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let mut partitions: Vec<Vec<u8>> = vec![Vec::new(); ctx.key_partitions as usize];
     for (name, data) in &files {
-        let shard = ShardBytes { file: name, offset: 0, skip_first_line: false, bytes: data, end: data.len() as u64 };
+        let shard = ShardBytes {
+            file: name,
+            offset: 0,
+            skip_first_line: false,
+            bytes: data,
+            end: data.len() as u64,
+        };
         let out = ingest_jsonl(&shard, &ctx.directory, ctx.key_partitions);
         for (all, part) in partitions.iter_mut().zip(out.partitions) {
             all.extend(part);
         }
     }
     let parse = t.elapsed().as_secs_f64();
-    println!("parse+resolve+encode: {parse:.2} s, {:.0} MB/s", bytes as f64 / 1e6 / parse);
-    println!("staged: {:.0} MB", partitions.iter().map(Vec::len).sum::<usize>() as f64 / 1e6);
+    println!(
+        "parse+resolve+encode: {parse:.2} s, {:.0} MB/s",
+        bytes as f64 / 1e6 / parse
+    );
+    println!(
+        "staged: {:.0} MB",
+        partitions.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
+    );
 
     let t = Instant::now();
     let decoded: Vec<Vec<StagedRecord>> = partitions

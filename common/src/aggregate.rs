@@ -288,4 +288,186 @@ mod tests {
         let (kept, dropped) = dedupe(vec![email("<m1>", 10, vec![]), m]);
         assert_eq!((kept.len(), dropped), (2, 0));
     }
+
+    fn ctx(timezone: &str) -> RunContext {
+        RunContext {
+            run_id: "t".to_owned(),
+            settings: crate::tenant::TenantSettings {
+                id: "t".to_owned(),
+                timezone: timezone.to_owned(),
+                as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+                window_days: 365,
+                weights: crate::score::DEFAULT_WEIGHTS,
+            },
+            directory: crate::directory::Directory {
+                accounts: vec!["A".to_owned()],
+                ..Default::default()
+            },
+            shards: vec![],
+            key_partitions: 1,
+            account_partitions: 1,
+        }
+    }
+
+    fn at(text: &str) -> i64 {
+        crate::time::parse_rfc3339(text).expect("timestamp")
+    }
+
+    fn meeting(uid: &str, start: &str, end: &str, ignored: bool) -> StagedRecord {
+        StagedRecord::Meeting(StagedMeeting {
+            key: crate::record::meeting_key(uid),
+            start: at(start),
+            end: at(end),
+            organizer: Party::Org(1),
+            attendees: vec![Party::Account(0, 7)],
+            ignored,
+        })
+    }
+
+    fn only_row(out: &AggregateOutput, level: Level) -> PeriodPartial {
+        let rows: Vec<_> = out.partials[0]
+            .periods
+            .iter()
+            .filter(|(k, _)| k.level == level)
+            .collect();
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        rows[0].1.clone()
+    }
+
+    #[test]
+    fn cancelled_and_all_day_meetings_are_ignored() {
+        let out = aggregate(
+            vec![
+                meeting("a", "2026-03-03T10:00:00Z", "2026-03-03T10:30:00Z", true),
+                meeting("b", "2026-03-04T10:00:00Z", "2026-03-04T10:30:00Z", false),
+            ],
+            &ctx("UTC"),
+        );
+        assert_eq!(
+            (out.counters.ignored_meetings, out.counters.meetings_counted),
+            (1, 1)
+        );
+        assert_eq!(only_row(&out, Level::Year).meetings_to, 1);
+    }
+
+    #[test]
+    fn meeting_duration_is_elapsed_time_across_a_daylight_saving_change() {
+        // Stockholm springs forward at 02:00 on 2026-03-29: 01:30 to 03:30
+        // local is one real hour.
+        let out = aggregate(
+            vec![meeting(
+                "dst",
+                "2026-03-29T01:30:00+01:00",
+                "2026-03-29T03:30:00+02:00",
+                false,
+            )],
+            &ctx("Europe/Stockholm"),
+        );
+        assert_eq!(only_row(&out, Level::Week).meeting_seconds, 3600);
+    }
+
+    #[test]
+    fn records_outside_the_window_do_not_count_but_rows_start_at_their_period() {
+        let out = aggregate(
+            vec![
+                meeting("old", "2025-06-30T12:00:00Z", "2025-06-30T13:00:00Z", false),
+                meeting(
+                    "first",
+                    "2025-07-01T12:00:00Z",
+                    "2025-07-01T13:00:00Z",
+                    false,
+                ),
+            ],
+            &ctx("UTC"),
+        );
+        assert_eq!(out.counters.out_of_window, 1);
+        // The window starts 2025-07-01 (a Tuesday); the week row starts on Monday.
+        let week = out.partials[0]
+            .periods
+            .keys()
+            .find(|k| k.level == Level::Week)
+            .expect("week row");
+        assert_eq!(crate::time::format_day(week.start), "2025-06-30");
+        let year = out.partials[0]
+            .periods
+            .keys()
+            .find(|k| k.level == Level::Year)
+            .expect("year row");
+        assert_eq!(crate::time::format_day(year.start), "2025-01-01");
+    }
+
+    fn mail(
+        id: &str,
+        sent: &str,
+        sender: Party,
+        recipients: Vec<Party>,
+        in_reply_to: Option<&str>,
+    ) -> StagedRecord {
+        StagedRecord::Email(StagedEmail {
+            key: crate::record::email_key(id),
+            sent_at: at(sent),
+            sender,
+            recipients,
+            in_reply_to: in_reply_to.map(crate::record::email_key),
+        })
+    }
+
+    fn reply_seconds(records: Vec<StagedRecord>) -> (i64, u32) {
+        let c = ctx("UTC");
+        let out = aggregate(records, &c);
+        let probes: Vec<ReplyProbe> = out.probes.concat();
+        let (partial, _) = replies(&out.originals, &probes);
+        partial
+            .periods
+            .iter()
+            .find(|(k, _)| k.level == Level::Year)
+            .map_or((0, 0), |(_, p)| (p.reply_seconds, p.replies))
+    }
+
+    #[test]
+    fn reply_from_account_counts_when_the_original_was_sent_earlier_by_an_org_user() {
+        let org = Party::Org(1);
+        let bo = Party::Account(0, 7);
+        // The original lies outside the window and reaches no account: it still counts.
+        let original = mail(
+            "<m0>",
+            "2025-01-01T10:00:00Z",
+            org,
+            vec![Party::Org(2)],
+            None,
+        );
+        let reply = mail(
+            "<m1>",
+            "2025-07-02T10:00:00Z",
+            bo,
+            vec![org],
+            Some(" <m0> "),
+        );
+        let (secs, n) = reply_seconds(vec![original, reply]);
+        assert_eq!(n, 1);
+        assert_eq!(
+            secs,
+            at("2025-07-02T10:00:00Z") - at("2025-01-01T10:00:00Z")
+        );
+    }
+
+    #[test]
+    fn reply_does_not_count_when_the_original_is_from_outside_or_later() {
+        let org = Party::Org(1);
+        let bo = Party::Account(0, 7);
+        let from_account = mail("<m0>", "2026-01-01T10:00:00Z", bo, vec![org], None);
+        let reply = mail("<m1>", "2026-01-02T10:00:00Z", bo, vec![org], Some("<m0>"));
+        assert_eq!(reply_seconds(vec![from_account, reply]).1, 0);
+        let later = mail("<m2>", "2026-01-03T10:00:00Z", org, vec![bo], None);
+        let early = mail("<m3>", "2026-01-02T10:00:00Z", bo, vec![org], Some("<m2>"));
+        assert_eq!(reply_seconds(vec![later, early]).1, 0);
+        let missing = mail(
+            "<m4>",
+            "2026-01-02T10:00:00Z",
+            bo,
+            vec![org],
+            Some("<nowhere>"),
+        );
+        assert_eq!(reply_seconds(vec![missing]).1, 0);
+    }
 }

@@ -53,3 +53,62 @@ pub fn score_rows(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::partial::{PeriodKey, PeriodPartial};
+    use crate::period::Level;
+
+    #[test]
+    fn rows_are_sorted_by_account_then_year_month_week_then_start() {
+        let mut parts = Vec::new();
+        for (account, level, start) in [
+            (1, Level::Week, 7),
+            (0, Level::Week, 14),
+            (0, Level::Year, 0),
+            (0, Level::Month, 3),
+            (0, Level::Week, 7),
+        ] {
+            let mut p = PartialAggregate::default();
+            p.periods.insert(
+                PeriodKey {
+                    account,
+                    level,
+                    start,
+                },
+                PeriodPartial {
+                    emails_to: 1,
+                    ..Default::default()
+                },
+            );
+            p.timelines.insert(
+                account,
+                Timeline {
+                    email_days: vec![start],
+                    meeting_days: vec![],
+                },
+            );
+            parts.push(p);
+        }
+        let (rows, histograms) = reduce(&parts, &Window::new(100, 365));
+        let order: Vec<_> = rows.iter().map(|r| (r.account, r.level, r.start)).collect();
+        assert_eq!(
+            order,
+            [
+                (0, Level::Year, 0),
+                (0, Level::Month, 3),
+                (0, Level::Week, 7),
+                (0, Level::Week, 14),
+                (1, Level::Week, 7)
+            ]
+        );
+        // Week 7 holds two accounts: one group of two rows.
+        assert_eq!(
+            histograms.groups[&(Level::Week, 7)][0]
+                .values()
+                .sum::<u64>(),
+            2
+        );
+    }
+}

@@ -35,7 +35,11 @@ pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> Ru
     // A multiple of 4, so 1, 2 or 4 workers finish a phase's last round together.
     let key_partitions = options
         .key_partitions
-        .unwrap_or_else(|| (total.div_ceil(BYTES_PER_KEY_PARTITION) as u32).clamp(4, 512).next_multiple_of(4))
+        .unwrap_or_else(|| {
+            (total.div_ceil(BYTES_PER_KEY_PARTITION) as u32)
+                .clamp(4, 512)
+                .next_multiple_of(4)
+        })
         .max(1);
     let num_accounts = tenant.tables.directory.accounts.len();
     let account_partitions = options

@@ -27,7 +27,10 @@ pub fn read_shard(shard: &Shard) -> std::io::Result<ShardData> {
     let mut bytes = Vec::with_capacity(len as usize + OVERRUN_CHUNK);
     (&mut file).take(len).read_to_end(&mut bytes)?;
     if (bytes.len() as u64) < len {
-        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "input file shrank while being read"));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "input file shrank while being read",
+        ));
     }
     let mut chunk = vec![0; OVERRUN_CHUNK];
     while bytes.last().is_some_and(|b| *b != b'\n') {
