@@ -232,11 +232,15 @@ impl RabbitQueue {
 
     /// Jobs the broker dead-lettered (delivered too often), drained.
     async fn dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
-        let guard = self.publisher.lock().await;
+        let mut guard = self.publisher.lock().await;
+        if guard.is_none() {
+            self.reconnect(&mut guard, Side::Publish).await;
+        }
         let Some(link) = guard.as_ref() else {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
+        let mut broken = false;
         while let Some(message) = link
             .channel
             .basic_get(
@@ -244,20 +248,29 @@ impl RabbitQueue {
                 BasicGetOptions { no_ack: true },
             )
             .await
-            .map_err(queue_error("basic.get"))?
+            .map_err(queue_error("basic.get"))
+            .inspect_err(|_| broken = true)
+            .unwrap_or(None)
         {
             match JobEnvelope::decode(&message.delivery.data) {
                 Ok(envelope) => out.push(envelope),
                 Err(e) => warn!(error = %e, "dropping an unreadable dead letter"),
             }
         }
-        drop(guard);
+        if broken {
+            // The channel died: reconnect at the next call; dead letters wait.
+            *guard = None;
+            return Err(BackendError::Queue("basic.get: channel closed".to_owned()));
+        }
         Ok(out)
     }
 
     /// Drops every waiting job (a cancelled run's; a coordinator runs one run at a time).
     async fn purge_waiting(&self) -> Result<u32, BackendError> {
-        let guard = self.publisher.lock().await;
+        let mut guard = self.publisher.lock().await;
+        if guard.is_none() {
+            self.reconnect(&mut guard, Side::Publish).await;
+        }
         let Some(link) = guard.as_ref() else {
             return Ok(0);
         };
@@ -272,7 +285,10 @@ impl RabbitQueue {
 
     /// Messages waiting in the job queue (not counting unacked ones).
     pub async fn waiting(&self) -> Result<u32, BackendError> {
-        let guard = self.publisher.lock().await;
+        let mut guard = self.publisher.lock().await;
+        if guard.is_none() {
+            self.reconnect(&mut guard, Side::Publish).await;
+        }
         let Some(link) = guard.as_ref() else {
             return Ok(0);
         };

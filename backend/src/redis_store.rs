@@ -20,6 +20,9 @@ use crate::registry::RunRegistry;
 use crate::store::{PartialStore, PhaseProgress, SlotWrite};
 use crate::BackendError;
 
+/// Attempts after a dropped connection.
+const RETRIES: u32 = 5;
+
 /// How long a run's intermediate keys live at most (seconds).
 pub const RUN_KEY_TTL: i64 = 7 * 24 * 3600;
 
@@ -49,6 +52,32 @@ impl RedisStore {
 
     fn key(&self, run: &str, rest: &str) -> String {
         format!("{}:run:{run}:{rest}", self.namespace)
+    }
+
+    /// Runs a command, again after a dropped connection (the manager
+    /// reconnects meanwhile). Every command here is idempotent: sets of the
+    /// same fields to the same values, reads and deletes.
+    async fn retry<T, F, Fut>(&self, context: &str, mut command: F) -> Result<T, BackendError>
+    where
+        F: FnMut(ConnectionManager) -> Fut,
+        Fut: std::future::Future<Output = redis::RedisResult<T>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match command(self.conn.clone()).await {
+                Ok(v) => return Ok(v),
+                Err(e)
+                    if attempt < RETRIES
+                        && (e.is_io_error() || e.is_connection_dropped() || e.is_timeout()) =>
+                {
+                    attempt += 1;
+                    tracing::warn!(error = %e, attempt, "Redis command failed; retrying");
+                    tokio::time::sleep(std::time::Duration::from_millis(200 * u64::from(attempt)))
+                        .await;
+                }
+                Err(e) => return Err(BackendError::Store(format!("{context}: {e}"))),
+            }
+        }
     }
 
     fn runs_key(&self) -> String {
@@ -118,9 +147,11 @@ impl PartialStore for RedisStore {
         pipe.sadd(&keys_key, &done_key).ignore();
         pipe.expire(&done_key, RUN_KEY_TTL).ignore();
         pipe.expire(&keys_key, RUN_KEY_TTL).ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(store_error("store job effects"))
+        self.retry("store job effects", |mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     async fn fail_job(
@@ -139,9 +170,11 @@ impl PartialStore for RedisStore {
             .ignore()
             .expire(&failed_key, RUN_KEY_TTL)
             .ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(store_error("record job failure"))
+        self.retry("record job failure", |mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     async fn read_slot(
@@ -149,51 +182,62 @@ impl PartialStore for RedisStore {
         run: &str,
         slot: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
+        let key = self.key(run, &format!("slot:{slot}"));
         let mut entries: Vec<(String, Vec<u8>)> = self
-            .conn
-            .clone()
-            .hgetall(self.key(run, &format!("slot:{slot}")))
-            .await
-            .map_err(store_error("read slot"))?;
+            .retry("read slot", |mut c| {
+                let key = key.clone();
+                async move { c.hgetall(key).await }
+            })
+            .await?;
         entries.sort();
         Ok(entries)
     }
 
     async fn progress(&self, run: &str, phase: Phase) -> Result<PhaseProgress, BackendError> {
-        let mut conn = self.conn.clone();
-        let done: u64 = conn
-            .scard(self.key(run, &format!("done:{}", phase.name())))
-            .await
-            .map_err(store_error("SCARD"))?;
-        let mut failed: Vec<(String, String)> = conn
-            .hgetall(self.key(run, &format!("failed:{}", phase.name())))
-            .await
-            .map_err(store_error("HGETALL"))?;
+        let done_key = self.key(run, &format!("done:{}", phase.name()));
+        let failed_key = self.key(run, &format!("failed:{}", phase.name()));
+        let done: u64 = self
+            .retry("SCARD", |mut c| {
+                let k = done_key.clone();
+                async move { c.scard(k).await }
+            })
+            .await?;
+        let mut failed: Vec<(String, String)> = self
+            .retry("HGETALL", |mut c| {
+                let k = failed_key.clone();
+                async move { c.hgetall(k).await }
+            })
+            .await?;
         failed.sort();
         Ok(PhaseProgress { done, failed })
     }
 
     async fn done_jobs(&self, run: &str, phase: Phase) -> Result<Vec<String>, BackendError> {
+        let key = self.key(run, &format!("done:{}", phase.name()));
         let mut done: Vec<String> = self
-            .conn
-            .clone()
-            .smembers(self.key(run, &format!("done:{}", phase.name())))
-            .await
-            .map_err(store_error("SMEMBERS"))?;
+            .retry("SMEMBERS", |mut c| {
+                let k = key.clone();
+                async move { c.smembers(k).await }
+            })
+            .await?;
         done.sort();
         Ok(done)
     }
 
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
-        let mut conn = self.conn.clone();
         let keys_key = self.key(run, "keys");
-        let mut keys: Vec<String> = conn
-            .smembers(&keys_key)
-            .await
-            .map_err(store_error("SMEMBERS"))?;
+        let mut keys: Vec<String> = self
+            .retry("SMEMBERS", |mut c| {
+                let k = keys_key.clone();
+                async move { c.smembers(k).await }
+            })
+            .await?;
         keys.push(keys_key);
-        let _: () = conn.del(keys).await.map_err(store_error("DEL"))?;
-        Ok(())
+        self.retry("DEL", |mut c| {
+            let k = keys.clone();
+            async move { c.del(k).await }
+        })
+        .await
     }
 }
 
@@ -211,50 +255,58 @@ impl RunRegistry for RedisStore {
             .ignore()
             .zadd(self.order_key(), run, created_ms)
             .ignore();
-        pipe.query_async::<()>(&mut self.conn.clone())
-            .await
-            .map_err(store_error("store run record"))
+        self.retry("store run record", |mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     async fn get_run(&self, run: &str) -> Result<Option<String>, BackendError> {
-        self.conn
-            .clone()
-            .hget(self.runs_key(), run)
-            .await
-            .map_err(store_error("read run record"))
+        let key = self.runs_key();
+        self.retry("read run record", |mut c| {
+            let (k, r) = (key.clone(), run.to_owned());
+            async move { c.hget(k, r).await }
+        })
+        .await
     }
 
     async fn list_runs(&self, limit: usize) -> Result<Vec<String>, BackendError> {
-        let mut conn = self.conn.clone();
-        let ids: Vec<String> = conn
-            .zrevrange(self.order_key(), 0, limit as isize - 1)
-            .await
-            .map_err(store_error("list runs"))?;
+        let order = self.order_key();
+        let ids: Vec<String> = self
+            .retry("list runs", |mut c| {
+                let k = order.clone();
+                async move { c.zrevrange(k, 0, limit as isize - 1).await }
+            })
+            .await?;
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let records: Vec<Option<String>> = conn
-            .hmget(self.runs_key(), &ids)
-            .await
-            .map_err(store_error("read runs"))?;
+        let runs = self.runs_key();
+        let records: Vec<Option<String>> = self
+            .retry("read runs", |mut c| {
+                let (k, ids) = (runs.clone(), ids.clone());
+                async move { c.hmget(k, ids).await }
+            })
+            .await?;
         Ok(records.into_iter().flatten().collect())
     }
 
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {
-        let _: () = self
-            .conn
-            .clone()
-            .set_ex(self.key(run, "cancelled"), 1, RUN_KEY_TTL as u64)
-            .await
-            .map_err(store_error("mark cancelled"))?;
-        Ok(())
+        let key = self.key(run, "cancelled");
+        self.retry("mark cancelled", |mut c| {
+            let k = key.clone();
+            async move { c.set_ex(k, 1, RUN_KEY_TTL as u64).await }
+        })
+        .await
     }
 
     async fn is_cancelled(&self, run: &str) -> Result<bool, BackendError> {
-        self.conn
-            .clone()
-            .exists(self.key(run, "cancelled"))
-            .await
-            .map_err(store_error("EXISTS"))
+        let key = self.key(run, "cancelled");
+        self.retry("EXISTS", |mut c| {
+            let k = key.clone();
+            async move { c.exists(k).await }
+        })
+        .await
     }
 }

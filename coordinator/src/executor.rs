@@ -9,18 +9,21 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rapport_backend::{BackendError, Backends};
+use rapport_backend::{BackendError, Backends, PhaseProgress};
 use rapport_common::plan::{jobs_of, JobEnvelope, Phase, RunContext};
 use rapport_common::report::RunReport;
 use rapport_worker::jobs::context_path;
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::tenant_loader::LoadedTenant;
 use crate::writer::{write_outputs, WriteError};
 
 /// Deliveries after which the broker dead-letters a job.
 const DEAD_LETTER_DELIVERIES: i64 = rapport_backend::rabbit_queue::DELIVERY_LIMIT;
+
+/// How long the queue or store may stay unreachable before a run fails.
+const OUTAGE_TOLERANCE: Duration = Duration::from_secs(120);
 
 /// Longest wait between two progress checks.
 const PROGRESS_POLL: Duration = Duration::from_millis(100);
@@ -176,25 +179,48 @@ pub async fn wait_phase(
     progress: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<(), ExecuteError> {
+    let mut failing_since: Option<Instant> = None;
     loop {
-        for dead in backends.queue.take_dead_letters().await? {
-            let message = format!("delivered {DEAD_LETTER_DELIVERIES} times without completing (its worker died each time)");
-            backends
-                .store
-                .fail_job(&dead.run_id, dead.job.phase, &dead.job.id(), &message)
-                .await?;
-        }
-        let p = backends.store.progress(run, phase).await?;
-        if let Some((job, error)) = p.failed.into_iter().next() {
-            return Err(ExecuteError::JobFailed { job, error });
-        }
-        progress.jobs_done(p.done);
-        if p.done >= total {
-            return Ok(());
+        match poll_phase(backends, run, phase).await {
+            Ok(p) => {
+                failing_since = None;
+                if let Some((job, error)) = p.failed.into_iter().next() {
+                    return Err(ExecuteError::JobFailed { job, error });
+                }
+                progress.jobs_done(p.done);
+                if p.done >= total {
+                    return Ok(());
+                }
+            }
+            // The queue and store reconnect by themselves: a lost connection
+            // is a pause, not a failed run, unless it lasts.
+            Err(e) => {
+                let since = *failing_since.get_or_insert_with(Instant::now);
+                if since.elapsed() > OUTAGE_TOLERANCE {
+                    return Err(e.into());
+                }
+                warn!(run_id = run, error = %e, "cannot read progress; retrying");
+            }
         }
         tokio::select! {
             _ = cancel.cancelled() => return Err(ExecuteError::Cancelled),
             _ = backends.store.wait_for_change(PROGRESS_POLL) => {}
         }
     }
+}
+
+/// Turns dead letters into failed jobs, then reads the phase's progress.
+async fn poll_phase(
+    backends: &Backends,
+    run: &str,
+    phase: Phase,
+) -> Result<PhaseProgress, BackendError> {
+    for dead in backends.queue.take_dead_letters().await? {
+        let message = format!("delivered {DEAD_LETTER_DELIVERIES} times without completing (its worker died each time)");
+        backends
+            .store
+            .fail_job(&dead.run_id, dead.job.phase, &dead.job.id(), &message)
+            .await?;
+    }
+    backends.store.progress(run, phase).await
 }
