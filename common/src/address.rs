@@ -21,7 +21,8 @@ pub fn normalise_into(raw: &str, out: &mut String) -> bool {
     };
     out.clear();
     if inner.is_ascii() {
-        out.extend(inner.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        out.push_str(inner);
+        out.make_ascii_lowercase();
     } else {
         out.push_str(&inner.to_lowercase());
     }
