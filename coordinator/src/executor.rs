@@ -26,7 +26,7 @@ const DEAD_LETTER_DELIVERIES: i64 = rapport_backend::rabbit_queue::DELIVERY_LIMI
 const OUTAGE_TOLERANCE: Duration = Duration::from_secs(120);
 
 /// Longest wait between two progress checks.
-const PROGRESS_POLL: Duration = Duration::from_millis(100);
+const PROGRESS_POLL: Duration = Duration::from_millis(25);
 
 /// Receives progress, for a terminal bar or an API.
 pub trait ProgressSink: Send + Sync {
