@@ -140,6 +140,24 @@ pub struct RerunArgs {
     pub client: ClientArgs,
 }
 
+impl Command {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Run(_) => "run",
+            Command::Generate(_) => "generate",
+            Command::Demo(_) => "demo",
+            Command::Coordinator(_) => "coordinator",
+            Command::Worker(_) => "worker",
+            Command::Submit(_) => "submit",
+            Command::Status(_) => "status",
+            Command::Rerun(_) => "rerun",
+            Command::Cancel(_) => "cancel",
+            Command::Runs(_) => "runs",
+        }
+    }
+}
+
 /// `rapport run`.
 #[derive(Debug, Args)]
 pub struct RunArgs {

@@ -27,6 +27,7 @@ fn init_tracing() {
 
 fn main() {
     let cli = Cli::parse();
+    alloc::tune_for(cli.command.name());
     init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
