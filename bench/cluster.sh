@@ -8,9 +8,6 @@ NS="bench-$$"
 export RAPPORT_NAMESPACE=$NS RAPPORT_STAGING="$OUT/staging-$NS" RAPPORT_LISTEN=127.0.0.1:7199 RAPPORT_COORDINATOR=http://127.0.0.1:7199
 WORKERS=${2:-2}
 : > "$OUT/workers.log"
-# Workers give freed memory back to the system at once (mimalloc decommits
-# instead of MADV_FREE): peak RSS then measures the working set.
-export MIMALLOC_PURGE_DECOMMITS=1 MIMALLOC_PURGE_DELAY=0
 "$RAPPORT" coordinator 2>"$OUT/coordinator.log" &
 pids=($!)
 for _ in $(seq 1 "$WORKERS"); do "$RAPPORT" worker 2>>"$OUT/workers.log" & pids+=($!); done

@@ -83,30 +83,30 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
         config: absolute(&args.config)?,
         out: absolute(&args.out)?,
     };
-    let r = api
-        .call(api.http.post(format!("{}/runs", api.base)).json(&body))
-        .await?;
-    let record = api.record(r).await?;
-    println!("{}", record.run_id);
-    if args.wait {
-        wait(&api, &record.run_id).await?;
-    }
-    Ok(())
+    let request = api.http.post(format!("{}/runs", api.base)).json(&body);
+    start_run(&api, request, args.wait).await
 }
 
 /// `rapport rerun`.
 pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
     let api = Api::new(&args.client);
-    let r = api
-        .call(
-            api.http
-                .post(format!("{}/runs/{}/rerun", api.base, args.run_id)),
-        )
-        .await?;
-    let record = api.record(r).await?;
+    let request = api
+        .http
+        .post(format!("{}/runs/{}/rerun", api.base, args.run_id));
+    start_run(&api, request, args.wait).await
+}
+
+/// Sends a request that creates a run, prints the run's id alone on
+/// standard output, and waits for it when asked.
+async fn start_run(
+    api: &Api,
+    request: reqwest::RequestBuilder,
+    wait_for_it: bool,
+) -> Result<(), CliError> {
+    let record = api.record(api.call(request).await?).await?;
     println!("{}", record.run_id);
-    if args.wait {
-        wait(&api, &record.run_id).await?;
+    if wait_for_it {
+        wait(api, &record.run_id).await?;
     }
     Ok(())
 }

@@ -45,11 +45,7 @@ fn killed_worker_and_restarted_coordinator_still_give_identical_output() {
     cluster.wait_for(&run, |s| s["phase"] == "aggregate", 60);
     Cluster::signal(&cluster.workers[0], "KILL");
     cluster.add_worker();
-    let s = cluster.wait_for(
-        &run,
-        |s| s["status"] != "running" && s["status"] != "queued",
-        120,
-    );
+    let s = cluster.wait_until_ended(&run, 120);
     assert_eq!(s["status"], "succeeded", "{s}");
     same(&expected, &out.join("account_engagement.csv"));
 
@@ -61,11 +57,7 @@ fn killed_worker_and_restarted_coordinator_still_give_identical_output() {
     Cluster::signal(&coordinator, "KILL");
     let _ = coordinator.wait();
     cluster.start_coordinator();
-    let s = cluster.wait_for(
-        &run,
-        |s| s["status"] != "running" && s["status"] != "queued",
-        120,
-    );
+    let s = cluster.wait_until_ended(&run, 120);
     assert_eq!(s["status"], "succeeded", "{s}");
     same(&expected, &out.join("account_engagement.csv"));
 

@@ -152,6 +152,15 @@ impl Cluster {
         }
     }
 
+    /// Waits until `run` has ended; returns its last status.
+    pub fn wait_until_ended(&self, run: &str, secs: u64) -> serde_json::Value {
+        self.wait_for(
+            run,
+            |s| s["status"] != "running" && s["status"] != "queued",
+            secs,
+        )
+    }
+
     pub fn signal(child: &Child, signal: &str) {
         Command::new("kill")
             .args(["-s", signal, &child.id().to_string()])
