@@ -7,10 +7,10 @@ source "$(dirname "$0")/common.sh"
 NS="bench-$$"
 export RAPPORT_NAMESPACE=$NS RAPPORT_STAGING="$OUT/staging-$NS" RAPPORT_LISTEN=127.0.0.1:7199 RAPPORT_COORDINATOR=http://127.0.0.1:7199
 WORKERS=${2:-2}
-: > "$OUT/workers.log"
+rm -f "$OUT"/worker-*.log
 "$RAPPORT" coordinator 2>"$OUT/coordinator.log" &
 pids=($!)
-for _ in $(seq 1 "$WORKERS"); do "$RAPPORT" worker 2>>"$OUT/workers.log" & pids+=($!); done
+for i in $(seq 1 "$WORKERS"); do "$RAPPORT" worker 2>>"$OUT/worker-$i.log" & pids+=($!); done
 cleanup() {
   kill "${pids[@]}" 2>/dev/null; wait 2>/dev/null
   redis-cli --scan --pattern "$NS:*" | xargs -r redis-cli del >/dev/null

@@ -49,11 +49,11 @@ impl RunContext {
         Window::new(day_of(self.settings.as_of), self.settings.window_days)
     }
 
-    /// Account partition of an account: contiguous ranges of the sorted list,
-    /// so concatenating partitions in order keeps rows sorted.
+    /// Account partition of an account: accounts are dealt round-robin, so
+    /// a run of busy accounts (ids are often assigned by size or age) spreads
+    /// over every reduce job; the writer puts accounts back in order.
     pub fn account_partition(&self, account: AccountIdx) -> u32 {
-        let n = self.directory.accounts.len().max(1) as u64;
-        (u64::from(account) * u64::from(self.account_partitions) / n) as u32
+        account % self.account_partitions.max(1)
     }
 
     /// Key partition of a dedupe key hash.

@@ -2,7 +2,7 @@
 //! partial into rows and score histograms, then score rows against the
 //! histograms merged over all partitions and write them as CSV.
 
-use crate::directory::Directory;
+use crate::directory::{AccountIdx, Directory};
 use crate::partial::{PartialAggregate, Timeline};
 use crate::period::Window;
 use crate::row::{build_row, EngagementRow};
@@ -37,19 +37,28 @@ pub struct MissingGroup {
     pub account: String,
 }
 
-/// Scores rows and writes their CSV lines (no header).
+/// The CSV lines of one account (no header), in output order.
+pub type AccountLines = (AccountIdx, String);
+
+/// Scores rows (sorted by account) and writes their CSV lines, one entry per
+/// account, so the writer can put accounts of every partition in order.
 pub fn score_rows(
     rows: &[EngagementRow],
     table: &ScoreTable,
     directory: &Directory,
-) -> Result<String, MissingGroup> {
-    let mut out = String::with_capacity(rows.len() * 96);
+) -> Result<Vec<AccountLines>, MissingGroup> {
+    let mut out: Vec<AccountLines> = Vec::new();
     for row in rows {
         let account = directory.account_id(row.account);
         let score = table.score(row).ok_or_else(|| MissingGroup {
             account: account.to_owned(),
         })?;
-        row.write_csv(account, score, &mut out);
+        if out.last().is_none_or(|(a, _)| *a != row.account) {
+            out.push((row.account, String::new()));
+        }
+        if let Some((_, lines)) = out.last_mut() {
+            row.write_csv(account, score, lines);
+        }
     }
     Ok(out)
 }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::counters::RunCounters;
 use rapport_common::plan::RunContext;
+use rapport_common::reduce::AccountLines;
 use rapport_common::reject::RejectLine;
 use rapport_common::report::RunReport;
 use rapport_common::row::HEADER;
@@ -68,22 +69,21 @@ pub async fn write_outputs(
     mode: &str,
 ) -> Result<RunReport, WriteError> {
     let run = ctx.run_id.as_str();
+    // Each score job wrote its accounts' lines; accounts come back in id order.
+    let mut accounts: Vec<AccountLines> = Vec::new();
+    for part in 0..ctx.account_partitions {
+        let path = csv_path(run, part);
+        accounts.extend(decode::<Vec<AccountLines>>(
+            &path,
+            &backends.staging.get(&path).await?,
+        )?);
+    }
+    accounts.sort_unstable_by_key(|(account, _)| *account);
     let mut csv = String::from(HEADER);
     csv.push('\n');
-    for part in 0..ctx.account_partitions {
-        let bytes = backends.staging.get(&csv_path(run, part)).await?;
-        csv.push_str(&String::from_utf8_lossy(&bytes));
-    }
+    accounts.iter().for_each(|(_, lines)| csv.push_str(lines));
     let rows = csv.lines().count() as u64 - 1;
-    let mut accounts = 0;
-    let mut last: Option<&str> = None;
-    for line in csv.lines().skip(1) {
-        let account = line.split(',').next();
-        if account != last {
-            accounts += 1;
-            last = account;
-        }
-    }
+    let accounts = accounts.len() as u64;
     write_file(out, "account_engagement.csv", csv.as_bytes())?;
     write_file(
         out,

@@ -300,19 +300,18 @@ async fn score_job(
     let rows_path = run_path(&run, &format!("rows/{part:04}"));
     let rows_blob = backends.staging.get(&rows_path).await?;
     let c = ctx.clone();
-    let csv = blocking(move || -> Result<String, JobError> {
+    let lines = blocking(move || -> Result<Vec<u8>, JobError> {
         let mut histograms = Histograms::default();
         for (job, b) in &blobs {
             histograms.merge(&decode(&format!("{HISTOGRAMS_SLOT}/{job}"), b)?);
         }
         let table = histograms.into_table(c.settings.weights);
         let rows: Vec<EngagementRow> = decode(&rows_path, &rows_blob)?;
-        score_rows(&rows, &table, &c.directory).map_err(|e| JobError::Permanent(e.to_string()))
+        let lines = score_rows(&rows, &table, &c.directory)
+            .map_err(|e| JobError::Permanent(e.to_string()))?;
+        Ok(encode(&lines))
     })
     .await??;
-    backends
-        .staging
-        .put(&csv_path(&run, part), csv.into_bytes())
-        .await?;
+    backends.staging.put(&csv_path(&run, part), lines).await?;
     Ok(Vec::new())
 }
