@@ -9,6 +9,7 @@ use std::borrow::Cow;
 
 use serde::Deserialize;
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use crate::address::normalise_into;
 use crate::directory::{Directory, Party};
@@ -17,6 +18,10 @@ use crate::record::{
 };
 use crate::reject::{RejectReason as R, Rejection};
 use crate::time::parse_rfc3339;
+
+/// Address lists as read: inline up to four, as most lists are (parsing
+/// allocates nothing for them then).
+type Addresses<'a> = SmallVec<[Cow<'a, str>; 4]>;
 
 #[derive(Deserialize)]
 struct RawRecord<'a> {
@@ -29,11 +34,11 @@ struct RawRecord<'a> {
     #[serde(borrow)]
     from: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    to: Option<Vec<Cow<'a, str>>>,
+    to: Option<Addresses<'a>>,
     #[serde(borrow)]
-    cc: Option<Vec<Cow<'a, str>>>,
+    cc: Option<Addresses<'a>>,
     #[serde(borrow)]
-    bcc: Option<Vec<Cow<'a, str>>>,
+    bcc: Option<Addresses<'a>>,
     #[serde(borrow)]
     in_reply_to: Option<Cow<'a, str>>,
     #[serde(borrow)]
@@ -45,7 +50,7 @@ struct RawRecord<'a> {
     #[serde(borrow)]
     organizer: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    attendees: Option<Vec<RawAttendee<'a>>>,
+    attendees: Option<SmallVec<[RawAttendee<'a>; 8]>>,
     cancelled: Option<bool>,
     all_day: Option<bool>,
 }

@@ -129,7 +129,7 @@ pub async fn execute_run(
         report.phase_seconds = phase_seconds;
         report.jobs = jobs;
         report.total_seconds = started.elapsed().as_secs_f64();
-        crate::writer::write_report(out, &report)?;
+        crate::writer::write_report(out, &report).await?;
         Ok(RunOutcome { report })
     }
     .await

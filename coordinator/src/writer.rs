@@ -1,11 +1,13 @@
 //! Writes a finished run's outputs: `account_engagement.csv` (the scored
-//! parts of every account partition, in order), `office_users.csv`,
+//! lines of every account, in account order), `office_users.csv`,
 //! `rejects.jsonl` (sorted by file and offset, so independent of the plan)
-//! and `run_report.json`. Each file is written whole, then renamed in place.
+//! and `run_report.json`, each through the object store of the output
+//! location (a folder here), written whole or not at all.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use rapport_backend::{BackendError, Backends};
+use rapport_backend::object_staging::ObjectStaging;
+use rapport_backend::{BackendError, Backends, Staging};
 use rapport_common::counters::RunCounters;
 use rapport_common::plan::RunContext;
 use rapport_common::reduce::AccountLines;
@@ -31,26 +33,14 @@ pub enum WriteError {
         /// The decoder's error.
         error: String,
     },
-    /// The output folder cannot be written.
-    #[error("cannot write {path}: {source}")]
-    Io {
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
 }
 
-fn write_file(dir: &Path, name: &str, bytes: &[u8]) -> Result<(), WriteError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| WriteError::Io { path, source }
-    };
-    std::fs::create_dir_all(dir).map_err(io(dir))?;
-    let target = dir.join(name);
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).map_err(io(&tmp))?;
-    std::fs::rename(&tmp, &target).map_err(io(&target))
+/// Writes one output file through the object store of `dir` (a folder here;
+/// the put is atomic: readers never see half a file).
+async fn write_file(dir: &Path, name: &str, bytes: Vec<u8>) -> Result<(), WriteError> {
+    let store = ObjectStaging::open(&dir.display().to_string())?;
+    store.put(name, bytes).await?;
+    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, WriteError> {
@@ -84,12 +74,13 @@ pub async fn write_outputs(
     accounts.iter().for_each(|(_, lines)| csv.push_str(lines));
     let rows = csv.lines().count() as u64 - 1;
     let accounts = accounts.len() as u64;
-    write_file(out, "account_engagement.csv", csv.as_bytes())?;
+    write_file(out, "account_engagement.csv", csv.into_bytes()).await?;
     write_file(
         out,
         "office_users.csv",
-        office_users_csv(&tenant.tables.office_users).as_bytes(),
-    )?;
+        office_users_csv(&tenant.tables.office_users).into_bytes(),
+    )
+    .await?;
 
     let mut rejects: Vec<RejectLine> = Vec::new();
     for path in backends.staging.list(&rejects_prefix(run)).await? {
@@ -104,7 +95,7 @@ pub async fn write_outputs(
         lines.push_str(&serde_json::to_string(r).expect("a reject always serialises"));
         lines.push('\n');
     }
-    write_file(out, "rejects.jsonl", lines.as_bytes())?;
+    write_file(out, "rejects.jsonl", lines.into_bytes()).await?;
 
     let mut counters = RunCounters::default();
     for (job, blob) in backends.store.read_slot(run, COUNTERS_SLOT).await? {
@@ -121,8 +112,8 @@ pub async fn write_outputs(
 }
 
 /// Writes `run_report.json`.
-pub fn write_report(out: &Path, report: &RunReport) -> Result<(), WriteError> {
+pub async fn write_report(out: &Path, report: &RunReport) -> Result<(), WriteError> {
     let mut json = serde_json::to_string_pretty(report).expect("a report always serialises");
     json.push('\n');
-    write_file(out, "run_report.json", json.as_bytes())
+    write_file(out, "run_report.json", json.into_bytes()).await
 }
