@@ -124,7 +124,7 @@ pub struct TenantSettings {
 impl TenantSettings {
     /// The time zone.
     pub fn tz(&self) -> Tz {
-        self.timezone.parse().unwrap_or(Tz::UTC)
+        self.timezone.parse().expect("the time zone was validated when the settings were made")
     }
 }
 
