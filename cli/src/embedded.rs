@@ -7,6 +7,7 @@ use anyhow::Context;
 use rapport_backend::Backends;
 use rapport_common::report::RunReport;
 use rapport_coordinator::planner::new_run_id;
+use rapport_coordinator::planner::JobSize;
 use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions, RunSpec};
 use tokio_util::sync::CancellationToken;
 
@@ -23,6 +24,7 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
         shard_bytes: args.shard_bytes,
         key_partitions: args.key_partitions,
         account_partitions: args.account_partitions,
+        ..PlanOptions::default()
     };
     let report = run_embedded(&args.config, &args.out, args.workers, options).await?;
     eprintln!(
@@ -65,7 +67,15 @@ pub async fn run_embedded(
     let workers =
         workers.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
     let run_id = new_run_id();
-    let ctx = plan_run(&run_id, &tenant, options);
+    // One process on a few cores: bigger jobs, fewer of them.
+    let ctx = plan_run(
+        &run_id,
+        &tenant,
+        PlanOptions {
+            job_size: JobSize::Embedded,
+            ..options
+        },
+    );
     let progress = TerminalProgress::new();
     let cancel = CancellationToken::new();
     let ctrl_c = cancel.clone();

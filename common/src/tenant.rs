@@ -124,7 +124,9 @@ pub struct TenantSettings {
 impl TenantSettings {
     /// The time zone.
     pub fn tz(&self) -> Tz {
-        self.timezone.parse().expect("the time zone was validated when the settings were made")
+        self.timezone
+            .parse()
+            .expect("the time zone was validated when the settings were made")
     }
 }
 

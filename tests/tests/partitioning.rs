@@ -34,7 +34,7 @@ fn check_plan(kind: Backend, cases: u32) {
             let mut backends = b.backends.clone();
             backends.queue = Arc::new(ShufflingQueue { inner: backends.queue.clone(), seed, duplicate });
             let out = tempfile::tempdir().expect("out");
-            let plan = PlanOptions { shard_bytes: Some(shard), key_partitions: Some(kp), account_partitions: Some(ap) };
+            let plan = PlanOptions { shard_bytes: Some(shard), key_partitions: Some(kp), account_partitions: Some(ap), ..PlanOptions::default() };
             run_on(&backends, &config, out.path(), RunOptions { plan, workers: Some(workers) }).await.expect("run");
             std::fs::read_to_string(out.path().join("account_engagement.csv")).expect("csv")
         });
