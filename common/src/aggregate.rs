@@ -13,7 +13,7 @@ use crate::period::Level;
 use crate::plan::RunContext;
 use crate::record::{partition_bits, RecordKey, StagedEmail, StagedMeeting, StagedRecord};
 use crate::rules::{interactions, Interaction};
-use crate::time::{local_day, Day};
+use crate::time::{Day, LocalDays};
 
 /// An email whose sender is an org user: a reply may point at it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -117,7 +117,7 @@ fn add_interaction(agg: &mut Builder, i: &Interaction, day: Day, meeting_seconds
 /// Runs the aggregate step over every staged record of one key partition.
 pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutput {
     let window = ctx.window();
-    let tz = ctx.settings.tz();
+    let mut local_days = LocalDays::new(ctx.settings.tz());
     let (records, duplicates) = dedupe(records);
     let mut counters = RunCounters {
         duplicates,
@@ -135,7 +135,7 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
                         sent_at: e.sent_at,
                     });
                 }
-                let day = local_day(&tz, e.sent_at);
+                let day = local_days.day(e.sent_at);
                 if !window.contains(day) {
                     counters.out_of_window += 1;
                     continue;
@@ -148,7 +148,7 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
                     counters.ignored_meetings += 1;
                     continue;
                 }
-                let day = local_day(&tz, m.start);
+                let day = local_days.day(m.start);
                 if !window.contains(day) {
                     counters.out_of_window += 1;
                     continue;

@@ -2,7 +2,7 @@
 //! ENGAGEMENT.md §1 "Timestamps"), dates as day numbers, and local dates in
 //! the tenant time zone.
 
-use chrono::{Datelike, NaiveDate, TimeZone};
+use chrono::{Datelike, NaiveDate, Offset, TimeZone};
 use chrono_tz::Tz;
 
 /// A calendar date as days since 1970-01-01 (compact, ordered, mergeable).
@@ -101,6 +101,56 @@ pub fn local_day(tz: &Tz, epoch_seconds: i64) -> Day {
     }
 }
 
+/// Local dates of many instants in one zone, with the zone's UTC offset
+/// cached per quarter hour. A quarter hour is cached only when the offset at
+/// its start and at its end agree, so an instant near a daylight-saving
+/// change is still converted exactly (offsets never change twice in 15 min).
+pub struct LocalDays {
+    tz: Tz,
+    offsets: rustc_hash::FxHashMap<i64, Option<i64>>,
+}
+
+/// Seconds in a cache bucket.
+const BUCKET: i64 = 900;
+
+impl LocalDays {
+    /// A converter for `tz`.
+    pub fn new(tz: Tz) -> LocalDays {
+        LocalDays {
+            tz,
+            offsets: rustc_hash::FxHashMap::default(),
+        }
+    }
+
+    fn offset_at(&self, epoch_seconds: i64) -> Option<i64> {
+        match self.tz.timestamp_opt(epoch_seconds, 0) {
+            chrono::LocalResult::Single(t) => Some(i64::from(t.offset().fix().local_minus_utc())),
+            _ => None,
+        }
+    }
+
+    /// The local date of an instant, as [`local_day`] gives it.
+    pub fn day(&mut self, epoch_seconds: i64) -> Day {
+        let bucket = epoch_seconds.div_euclid(BUCKET);
+        let cached = match self.offsets.get(&bucket) {
+            Some(c) => *c,
+            None => {
+                let (start, end) = (
+                    self.offset_at(bucket * BUCKET),
+                    self.offset_at(bucket * BUCKET + BUCKET - 1),
+                );
+                let c = if start == end { start } else { None };
+                self.offsets.insert(bucket, c);
+                c
+            }
+        };
+        match cached {
+            Some(offset) => (epoch_seconds + offset).div_euclid(86_400) as Day,
+            None => local_day(&self.tz, epoch_seconds),
+        }
+    }
+}
+
 /// Day number of a date.
 pub fn day_of(date: NaiveDate) -> Day {
     days_from_civil(i64::from(date.year()), date.month(), date.day()) as Day
@@ -158,6 +208,25 @@ mod tests {
         let t = parse_rfc3339("2026-03-01T23:30:00Z").expect("time");
         assert_eq!(format_day(local_day(&tz, t)), "2026-03-02");
         assert_eq!(format_day(local_day(&chrono_tz::UTC, t)), "2026-03-01");
+    }
+
+    #[test]
+    fn cached_local_days_equal_direct_conversion_across_dst_changes() {
+        for zone in [
+            "Europe/Stockholm",
+            "America/New_York",
+            "Australia/Adelaide",
+            "Asia/Kathmandu",
+            "UTC",
+        ] {
+            let tz: Tz = zone.parse().expect("zone");
+            let mut days = LocalDays::new(tz);
+            // Through both 2026 daylight-saving changes, every 7 minutes and 13 s.
+            let start = parse_rfc3339("2026-03-01T00:00:00Z").expect("t");
+            for t in (start..start + 250 * 86_400).step_by(433) {
+                assert_eq!(days.day(t), local_day(&tz, t), "{zone} at {t}");
+            }
+        }
     }
 
     #[test]
