@@ -16,31 +16,27 @@ use tracing::info;
 use crate::args::{CoordinatorArgs, ServerArgs, WorkerArgs};
 use crate::exit::CliError;
 
-/// Cancels `token` on Ctrl-C or SIGTERM.
-pub fn cancel_on_signals(token: CancellationToken) {
+/// Cancels `token` on Ctrl-C or SIGTERM. The handlers are in place when
+/// this returns, so a signal that comes while the process is still
+/// connecting stops it cleanly instead of killing it.
+pub fn cancel_on_signals(token: CancellationToken) -> Result<(), CliError> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let register = |kind| {
+        signal(kind).map_err(|e| CliError::Failed(anyhow::anyhow!("cannot handle signals: {e}")))
+    };
+    let (mut term, mut int) = (
+        register(SignalKind::terminate())?,
+        register(SignalKind::interrupt())?,
+    );
     tokio::spawn(async move {
-        let ctrl_c = tokio::signal::ctrl_c();
-        #[cfg(unix)]
-        {
-            let mut term =
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(t) => t,
-                    Err(_) => {
-                        let _ = ctrl_c.await;
-                        token.cancel();
-                        return;
-                    }
-                };
-            tokio::select! {
-                _ = ctrl_c => {}
-                _ = term.recv() => {}
-            }
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-        #[cfg(not(unix))]
-        let _ = ctrl_c.await;
         info!("shutting down");
         token.cancel();
     });
+    Ok(())
 }
 
 async fn connect(servers: &ServerArgs, prefetch: u16) -> Result<Backends, CliError> {
@@ -56,14 +52,28 @@ async fn connect(servers: &ServerArgs, prefetch: u16) -> Result<Backends, CliErr
         .map_err(|e| CliError::Failed(anyhow::anyhow!("{e}")))
 }
 
+/// Connects, unless a signal comes first (then `None`).
+async fn connect_unless_stopped(
+    servers: &ServerArgs,
+    prefetch: u16,
+    shutdown: &CancellationToken,
+) -> Result<Option<Backends>, CliError> {
+    tokio::select! {
+        _ = shutdown.cancelled() => Ok(None),
+        backends = connect(servers, prefetch) => backends.map(Some),
+    }
+}
+
 /// Runs `rapport coordinator` until a signal.
 pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> {
-    let backends = connect(&args.servers, 1).await?;
+    let shutdown = CancellationToken::new();
+    cancel_on_signals(shutdown.clone())?;
+    let Some(backends) = connect_unless_stopped(&args.servers, 1, &shutdown).await? else {
+        return Ok(());
+    };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("--listen {}: {e}", args.listen)))?;
-    let shutdown = CancellationToken::new();
-    cancel_on_signals(shutdown.clone());
     let coordinator = Coordinator::new(backends);
     let runner = tokio::spawn(coordinator.clone().run_loop(shutdown.clone()));
     info!(listen = %args.listen, namespace = %args.servers.namespace, "coordinator ready");
@@ -79,9 +89,12 @@ pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> 
 /// Runs `rapport worker` until a signal.
 pub async fn worker_command(args: WorkerArgs) -> Result<(), CliError> {
     let concurrency = args.concurrency.max(1);
-    let backends = connect(&args.servers, concurrency.min(u16::MAX as usize) as u16).await?;
     let shutdown = CancellationToken::new();
-    cancel_on_signals(shutdown.clone());
+    cancel_on_signals(shutdown.clone())?;
+    let prefetch = concurrency.min(u16::MAX as usize) as u16;
+    let Some(backends) = connect_unless_stopped(&args.servers, prefetch, &shutdown).await? else {
+        return Ok(());
+    };
     info!(namespace = %args.servers.namespace, concurrency, "worker ready");
     let job_delay = std::time::Duration::from_millis(args.job_delay_ms);
     run_worker(

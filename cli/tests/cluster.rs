@@ -137,6 +137,9 @@ fn invalid_submit_is_refused_with_exit_2_and_sigterm_stops_processes_cleanly() {
     );
     let o = cluster.run(&["runs"]);
     assert!(o.status.success());
+    // A run through the worker: every process is up and handling signals.
+    let (_, o) = cluster.submit(&example("newyork"), &dir.path().join("ok"), true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
 
     for child in cluster
         .workers
