@@ -42,7 +42,11 @@ fn killed_worker_and_restarted_coordinator_still_give_identical_output() {
     // A worker killed with SIGKILL mid-run: its unacked job goes to another.
     let out = dir.path().join("worker-killed");
     let (run, _) = cluster.submit(&config, &out, false);
-    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 60);
+    cluster.wait_for(
+        &run,
+        |s| s["phase"] == "ingest" && s["jobs_done"].as_u64() >= Some(3),
+        60,
+    );
     Cluster::signal(&cluster.workers[0], "KILL");
     cluster.add_worker();
     let s = cluster.wait_until_ended(&run, 120);
@@ -52,7 +56,11 @@ fn killed_worker_and_restarted_coordinator_still_give_identical_output() {
     // The coordinator killed mid-run and started again: the run resumes.
     let out = dir.path().join("coordinator-killed");
     let (run, _) = cluster.submit(&config, &out, false);
-    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 60);
+    cluster.wait_for(
+        &run,
+        |s| s["phase"] == "ingest" && s["jobs_done"].as_u64() >= Some(3),
+        60,
+    );
     let mut coordinator = cluster.coordinator.take().expect("coordinator");
     Cluster::signal(&coordinator, "KILL");
     let _ = coordinator.wait();
