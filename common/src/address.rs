@@ -47,20 +47,12 @@ pub fn domain_of(address: &str) -> &str {
 /// `eu.sales.acme.co.uk` → `sales.acme.co.uk` → `acme.co.uk` → `co.uk`.
 /// A single-label domain is tried as it is.
 pub fn domain_candidates(domain: &str) -> impl Iterator<Item = &str> {
-    let mut next = Some(domain);
-    let mut first = true;
-    std::iter::from_fn(move || {
-        let current = next?;
-        next = current
+    // Each parent drops the first label, and is tried only if it keeps a dot.
+    std::iter::successors(Some(domain), |current| {
+        current
             .find('.')
             .map(|i| &current[i + 1..])
-            .filter(|rest| rest.contains('.'));
-        if first || current.contains('.') {
-            first = false;
-            Some(current)
-        } else {
-            None
-        }
+            .filter(|rest| rest.contains('.'))
     })
 }
 

@@ -4,6 +4,7 @@
 use crate::counters::RunCounters;
 use crate::directory::Directory;
 use crate::jsonl;
+use crate::plan::key_partition;
 use crate::record::encode_staged;
 use crate::reject::RejectLine;
 
@@ -68,7 +69,7 @@ pub fn ingest_jsonl(
         out.counters.records += 1;
         match jsonl::parse_line(line, directory) {
             Ok(record) => {
-                let p = (record.partition_bits() % u64::from(key_partitions)) as usize;
+                let p = key_partition(record.partition_bits(), key_partitions) as usize;
                 encode_staged(&record, &mut out.partitions[p]);
                 out.staged += 1;
             }

@@ -58,8 +58,14 @@ impl RunContext {
 
     /// Key partition of a dedupe key hash.
     pub fn key_partition(&self, key_hash: u64) -> u32 {
-        (key_hash % u64::from(self.key_partitions)) as u32
+        key_partition(key_hash, self.key_partitions)
     }
+}
+
+/// Key partition of a dedupe key hash among `key_partitions`: the one
+/// place that decides where a record, its copies and its reply probes meet.
+pub fn key_partition(key_hash: u64, key_partitions: u32) -> u32 {
+    (key_hash % u64::from(key_partitions.max(1))) as u32
 }
 
 /// Phases, in the order they run.
