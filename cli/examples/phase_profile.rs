@@ -8,9 +8,12 @@ use std::time::Instant;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rapport_common::aggregate::aggregate;
-use rapport_common::ingest::{ingest_jsonl, ShardBytes};
+use rapport_common::ingest::ShardBytes;
+use rapport_common::plan::Split;
 use rapport_common::record::{decode_staged, StagedRecord};
+use rapport_common::tenant::Format;
 use rapport_coordinator::{load_tenant, plan_run, PlanOptions};
+use rapport_formats::{ingest_shard, FormatContext};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = std::env::args()
@@ -25,24 +28,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..PlanOptions::default()
         },
     );
-    let files: Vec<(String, Vec<u8>)> = tenant
+    type Loaded = (String, Format, Split, Vec<u8>);
+    let files: Vec<Loaded> = tenant
         .files
         .iter()
-        .map(|f| Ok((f.name.clone(), std::fs::read(&f.location)?)))
+        .map(|f| {
+            Ok((
+                f.name.clone(),
+                f.format,
+                f.split,
+                std::fs::read(&f.location)?,
+            ))
+        })
         .collect::<std::io::Result<_>>()?;
-    let bytes: usize = files.iter().map(|f| f.1.len()).sum();
+    let bytes: usize = files.iter().map(|f| f.3.len()).sum();
 
     let t = Instant::now();
     let mut partitions: Vec<Vec<u8>> = vec![Vec::new(); ctx.key_partitions as usize];
-    for (name, data) in &files {
+    let format_ctx = FormatContext::of(&ctx);
+    for (name, format, split, data) in &files {
         let shard = ShardBytes {
             file: name,
             offset: 0,
             skip_first_line: false,
             bytes: data,
             end: data.len() as u64,
+            split: *split,
         };
-        let out = ingest_jsonl(&shard, &ctx.directory, ctx.key_partitions);
+        let out = ingest_shard(&shard, *format, &format_ctx);
         for (all, part) in partitions.iter_mut().zip(out.partitions) {
             all.extend(part);
         }

@@ -51,6 +51,12 @@ impl Directory {
             .map_or(Party::Unmapped, |&account| Party::Account(account, id))
     }
 
+    /// Normalises `raw` into `buf` and resolves it; `None` when it is not a
+    /// valid address.
+    pub fn resolve_raw(&self, raw: &str, buf: &mut String) -> Option<Party> {
+        crate::address::normalise_into(raw, buf).then(|| self.resolve(buf))
+    }
+
     /// The account id behind an index.
     pub fn account_id(&self, idx: AccountIdx) -> &str {
         &self.accounts[idx as usize]

@@ -1,12 +1,14 @@
-//! The ingest step of one shard: split its bytes into records, parse each,
-//! route staged records to key partitions, and list rejects.
+//! The ingest step of one shard, format-independent: cut its bytes into
+//! records at the format's record boundaries ([`Split`]), and collect what
+//! a parser makes of them ([`IngestSink`]): staged records routed to key
+//! partitions, and rejects with their file and byte offset.
 
 use crate::counters::RunCounters;
 use crate::directory::Directory;
 use crate::jsonl;
-use crate::plan::key_partition;
-use crate::record::encode_staged;
-use crate::reject::RejectLine;
+use crate::plan::{key_partition, Split};
+use crate::record::{encode_staged, StagedRecord};
+use crate::reject::{RejectLine, Rejection};
 
 /// What one shard produced.
 #[derive(Debug, Default)]
@@ -22,19 +24,146 @@ pub struct IngestOutput {
 }
 
 /// The bytes of a shard as a worker reads them: from `start - 1` (or 0),
-/// through the end of the line holding byte `end - 1`.
+/// through the end of the last record starting before `end`.
 pub struct ShardBytes<'a> {
     /// The file as reported.
     pub file: &'a str,
     /// File offset of `bytes[0]`.
     pub offset: u64,
-    /// True when `bytes[0]` is the byte before the shard (`start > 0`): the
-    /// line it ends belongs to the previous shard.
+    /// True when `bytes[0]` is the byte before the shard (`start > 0`): a
+    /// record it belongs to began in the previous shard.
     pub skip_first_line: bool,
     /// The bytes.
     pub bytes: &'a [u8],
-    /// Shard end: lines starting at or after it belong to the next shard.
+    /// Shard end: records starting at or after it belong to the next shard.
     pub end: u64,
+    /// Where records begin.
+    pub split: Split,
+}
+
+/// One record of a shard: its file offset and bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RawRecord<'a> {
+    /// File offset of `bytes[0]`.
+    pub offset: u64,
+    /// The record (a line without its newline, a whole mbox message, or
+    /// the whole file).
+    pub bytes: &'a [u8],
+}
+
+/// The records of a shard that belong to it, in order; blank lines are
+/// skipped.
+pub fn records<'a>(shard: &ShardBytes<'a>) -> Vec<RawRecord<'a>> {
+    let bytes = shard.bytes;
+    let mut out = Vec::new();
+    if shard.split == Split::Whole {
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            out.push(RawRecord {
+                offset: shard.offset,
+                bytes,
+            });
+        }
+        return out;
+    }
+    let is_start = |pos: usize| match shard.split {
+        Split::Messages => bytes[pos..].starts_with(b"From "),
+        _ => true,
+    };
+    // The first record starts at a line start at or after the shard start.
+    let mut pos = 0;
+    if shard.skip_first_line {
+        pos = next_line(bytes, 0);
+        while pos < bytes.len() && !is_start(pos) {
+            pos = next_line(bytes, pos);
+        }
+    }
+    while pos < bytes.len() && shard.offset + (pos as u64) < shard.end {
+        let mut end = next_line(bytes, pos);
+        if shard.split == Split::Messages {
+            while end < bytes.len() && !is_start(end) {
+                end = next_line(bytes, end);
+            }
+        }
+        let record = &bytes[pos..end];
+        let record = record.strip_suffix(b"\n").unwrap_or(record);
+        if !record.iter().all(u8::is_ascii_whitespace) {
+            out.push(RawRecord {
+                offset: shard.offset + pos as u64,
+                bytes: record,
+            });
+        }
+        pos = end;
+    }
+    out
+}
+
+/// Index just past the newline ending the line at `pos` (or the length).
+fn next_line(bytes: &[u8], pos: usize) -> usize {
+    memchr_newline(&bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1)
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|b| *b == b'\n')
+}
+
+/// Collects a shard's parsed records: stages them into key partitions and
+/// counts and lists rejects.
+pub struct IngestSink<'a> {
+    file: &'a str,
+    key_partitions: u32,
+    out: IngestOutput,
+}
+
+impl<'a> IngestSink<'a> {
+    /// An empty sink for records of `file`.
+    pub fn new(file: &'a str, key_partitions: u32) -> IngestSink<'a> {
+        IngestSink {
+            file,
+            key_partitions,
+            out: IngestOutput {
+                partitions: vec![Vec::new(); key_partitions.max(1) as usize],
+                ..IngestOutput::default()
+            },
+        }
+    }
+
+    /// Stages one record read.
+    pub fn stage(&mut self, record: &StagedRecord) {
+        let p = key_partition(record.partition_bits(), self.key_partitions.max(1)) as usize;
+        encode_staged(record, &mut self.out.partitions[p]);
+        self.out.staged += 1;
+        self.out.counters.records += 1;
+    }
+
+    /// Rejects one record read at `offset`.
+    pub fn reject(&mut self, offset: u64, rejection: Rejection) {
+        self.out.counters.records += 1;
+        *self
+            .out
+            .counters
+            .rejected
+            .entry(rejection.reason)
+            .or_default() += 1;
+        self.out.rejects.push(RejectLine {
+            file: self.file.to_owned(),
+            offset,
+            reason: rejection.reason,
+            field: rejection.field,
+        });
+    }
+
+    /// Takes a parse result.
+    pub fn take(&mut self, offset: u64, result: Result<StagedRecord, Rejection>) {
+        match result {
+            Ok(record) => self.stage(&record),
+            Err(rejection) => self.reject(offset, rejection),
+        }
+    }
+
+    /// What the shard produced.
+    pub fn finish(self) -> IngestOutput {
+        self.out
+    }
 }
 
 /// Parses the `jsonl` lines of a shard.
@@ -43,52 +172,11 @@ pub fn ingest_jsonl(
     directory: &Directory,
     key_partitions: u32,
 ) -> IngestOutput {
-    let mut out = IngestOutput {
-        partitions: vec![Vec::new(); key_partitions as usize],
-        ..IngestOutput::default()
-    };
-    let bytes = shard.bytes;
-    let mut pos = 0;
-    if shard.skip_first_line {
-        pos = match memchr_newline(bytes) {
-            Some(i) => i + 1,
-            None => bytes.len(),
-        };
+    let mut sink = IngestSink::new(shard.file, key_partitions);
+    for record in records(shard) {
+        sink.take(record.offset, jsonl::parse_line(record.bytes, directory));
     }
-    while pos < bytes.len() {
-        let line_offset = shard.offset + pos as u64;
-        if line_offset >= shard.end {
-            break;
-        }
-        let line_end = memchr_newline(&bytes[pos..]).map_or(bytes.len(), |i| pos + i);
-        let line = &bytes[pos..line_end];
-        pos = line_end + 1;
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        out.counters.records += 1;
-        match jsonl::parse_line(line, directory) {
-            Ok(record) => {
-                let p = key_partition(record.partition_bits(), key_partitions) as usize;
-                encode_staged(&record, &mut out.partitions[p]);
-                out.staged += 1;
-            }
-            Err(rejection) => {
-                *out.counters.rejected.entry(rejection.reason).or_default() += 1;
-                out.rejects.push(RejectLine {
-                    file: shard.file.to_owned(),
-                    offset: line_offset,
-                    reason: rejection.reason,
-                    field: rejection.field,
-                });
-            }
-        }
-    }
-    out
-}
-
-fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'\n')
+    sink.finish()
 }
 
 #[cfg(test)]
@@ -100,16 +188,24 @@ mod tests {
 this is not json\n\
 {\"type\":\"email\",\"message_id\":\"<b>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}";
 
-    fn run(start: u64, end: u64) -> IngestOutput {
+    fn shard(text: &str, start: u64, end: u64, split: Split) -> ShardBytes<'_> {
         let from = start.saturating_sub(1) as usize;
-        let shard = ShardBytes {
-            file: "f.jsonl",
+        ShardBytes {
+            file: "f",
             offset: from as u64,
             skip_first_line: start > 0,
-            bytes: &TEXT.as_bytes()[from..],
+            bytes: &text.as_bytes()[from..],
             end,
-        };
-        ingest_jsonl(&shard, &Directory::default(), 2)
+            split,
+        }
+    }
+
+    fn run(start: u64, end: u64) -> IngestOutput {
+        ingest_jsonl(
+            &shard(TEXT, start, end, Split::Lines),
+            &Directory::default(),
+            2,
+        )
     }
 
     #[test]
@@ -132,5 +228,28 @@ this is not json\n\
             assert_eq!(a.counters.records + b.counters.records, 3, "cut at {cut}");
             assert_eq!(a.rejects.len() + b.rejects.len(), 1, "cut at {cut}");
         }
+    }
+
+    const MBOX: &str = "From a@b Mon Jan  1 00:00:00 2026\nSubject: x\n\nbody\n>From quoted\n\n\
+From c@d Mon Jan  1 00:00:00 2026\nSubject: y\n\nFrom-less line\n";
+
+    #[test]
+    fn every_message_lands_in_exactly_one_shard_wherever_the_cuts_fall() {
+        let len = MBOX.len() as u64;
+        let second = MBOX.rfind("From c@d").expect("present") as u64;
+        for cut in 0..=len {
+            let a = records(&shard(MBOX, 0, cut, Split::Messages));
+            let b = records(&shard(MBOX, cut, len, Split::Messages));
+            let offsets: Vec<u64> = a.iter().chain(&b).map(|r| r.offset).collect();
+            assert_eq!(offsets, [0, second], "cut at {cut}");
+        }
+        let all = records(&shard(MBOX, 0, len, Split::Messages));
+        assert!(all[0].bytes.ends_with(b">From quoted\n"));
+    }
+
+    #[test]
+    fn a_whole_file_is_one_record_unless_blank() {
+        assert_eq!(records(&shard(MBOX, 0, 3, Split::Whole)).len(), 1);
+        assert!(records(&shard(" \n", 0, 2, Split::Whole)).is_empty());
     }
 }

@@ -9,7 +9,34 @@ use crate::tenant::{Format, TenantSettings};
 use crate::time::day_of;
 
 /// Version of [`JobEnvelope`]; a worker refuses any other.
-pub const JOB_MESSAGE_VERSION: u16 = 1;
+pub const JOB_MESSAGE_VERSION: u16 = 2;
+
+/// Where a file's records begin, which says where shards may cut it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Split {
+    /// One record per line (`jsonl`, Graph Data Connect lines).
+    Lines,
+    /// mbox messages, each starting at a line that begins `From `.
+    Messages,
+    /// Not cut: one shard holds the file (`.eml`, `.ics`, Graph list
+    /// responses, whose records can refer to each other or span lines).
+    Whole,
+}
+
+/// An input file as planned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputFile {
+    /// The file as reported (relative to the tenant folder).
+    pub name: String,
+    /// Where workers read it (absolute path or URL).
+    pub location: String,
+    /// Its format.
+    pub format: Format,
+    /// Where its records begin.
+    pub split: Split,
+    /// Size in bytes.
+    pub size: u64,
+}
 
 /// A byte range of one input file.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +47,8 @@ pub struct Shard {
     pub location: String,
     /// Its format.
     pub format: Format,
+    /// Where its records begin.
+    pub split: Split,
     /// First byte (a record starting before it belongs to the previous shard).
     pub start: u64,
     /// End byte, exclusive: records starting before it belong here.
@@ -133,27 +162,27 @@ pub fn jobs_of(phase: Phase, ctx: &RunContext) -> Vec<Job> {
 }
 
 /// Splits files into shards of about `shard_bytes`; a file's shards cover it
-/// without gaps. `files` holds (name, location, format, size).
-pub fn plan_shards(files: &[(String, String, Format, u64)], shard_bytes: u64) -> Vec<Shard> {
+/// without gaps, and a [`Split::Whole`] file is one shard.
+pub fn plan_shards(files: &[InputFile], shard_bytes: u64) -> Vec<Shard> {
     let mut shards = Vec::new();
-    for (file, location, format, size) in files {
-        let splittable = matches!(format, Format::Jsonl);
-        let step = if splittable {
-            shard_bytes.max(1)
-        } else {
-            (*size).max(1)
+    for f in files {
+        let size = f.size;
+        let step = match f.split {
+            Split::Whole => size.max(1),
+            Split::Lines | Split::Messages => shard_bytes.max(1),
         };
         let mut start = 0;
         loop {
-            let end = (start + step).min(*size);
+            let end = (start + step).min(size);
             shards.push(Shard {
-                file: file.clone(),
-                location: location.clone(),
-                format: *format,
+                file: f.name.clone(),
+                location: f.location.clone(),
+                format: f.format,
+                split: f.split,
                 start,
                 end,
             });
-            if end >= *size {
+            if end >= size {
                 break;
             }
             start = end;
@@ -233,19 +262,17 @@ mod tests {
 
     #[test]
     fn shards_cover_files_without_gaps() {
-        let files = vec![
-            (
-                "a.jsonl".to_owned(),
-                "/x/a.jsonl".to_owned(),
-                Format::Jsonl,
-                25,
-            ),
-            (
-                "b.jsonl".to_owned(),
-                "/x/b.jsonl".to_owned(),
-                Format::Jsonl,
-                0,
-            ),
+        let file = |name: &str, split, size| InputFile {
+            name: name.to_owned(),
+            location: format!("/x/{name}"),
+            format: Format::Jsonl,
+            split,
+            size,
+        };
+        let files = [
+            file("a.jsonl", Split::Lines, 25),
+            file("b.jsonl", Split::Lines, 0),
+            file("c.ics", Split::Whole, 25),
         ];
         let shards = plan_shards(&files, 10);
         let ranges: Vec<_> = shards
@@ -258,7 +285,8 @@ mod tests {
                 ("a.jsonl", 0, 10),
                 ("a.jsonl", 10, 20),
                 ("a.jsonl", 20, 25),
-                ("b.jsonl", 0, 0)
+                ("b.jsonl", 0, 0),
+                ("c.ics", 0, 25)
             ]
         );
     }

@@ -37,6 +37,9 @@ pub enum RejectReason {
     InvalidAttendees,
     /// Another field with a value of the wrong kind (`cancelled`, ...).
     InvalidField,
+    /// An iCalendar recurrence (`RRULE`, `RDATE`, `EXDATE`) that cannot be
+    /// expanded.
+    InvalidRecurrence,
 }
 
 impl RejectReason {
@@ -57,6 +60,7 @@ impl RejectReason {
             RejectReason::InvalidOrganizer => "invalid_organizer",
             RejectReason::InvalidAttendees => "invalid_attendees",
             RejectReason::InvalidField => "invalid_field",
+            RejectReason::InvalidRecurrence => "invalid_recurrence",
         }
     }
 }

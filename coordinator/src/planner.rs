@@ -54,13 +54,8 @@ pub struct PlanOptions {
 
 /// The run context of a new run of `tenant`.
 pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> RunContext {
-    let files: Vec<_> = tenant
-        .files
-        .iter()
-        .map(|f| (f.name.clone(), f.location.clone(), f.format, f.size))
-        .collect();
     let total: u64 = tenant.files.iter().map(|f| f.size).sum();
-    let shards = plan_shards(&files, options.shard_bytes.unwrap_or(SHARD_BYTES));
+    let shards = plan_shards(&tenant.files, options.shard_bytes.unwrap_or(SHARD_BYTES));
     // Multiples of 4, so 1, 2 or 4 workers finish a phase's last round together.
     let size = options.job_size;
     let key_partitions = options

@@ -6,10 +6,10 @@
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
+use rapport_common::plan::InputFile;
 use rapport_common::tables::{read_tables, TableSources, Tables};
-use rapport_common::tenant::{
-    parse_toml, validate, ConfigError, Format, RawTenantConfig, TenantSettings,
-};
+use rapport_common::tenant::{parse_toml, validate, ConfigError, RawTenantConfig, TenantSettings};
+use rapport_formats::split_of;
 
 /// A tenant that cannot be run.
 #[derive(Debug, thiserror::Error)]
@@ -32,18 +32,9 @@ pub enum LoadError {
     },
 }
 
-/// An activity file to read.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActivityFile {
-    /// Path relative to the tenant folder, as reported.
-    pub name: String,
-    /// Absolute path.
-    pub location: String,
-    /// Format.
-    pub format: Format,
-    /// Size in bytes.
-    pub size: u64,
-}
+/// An activity file to read: path relative to the tenant folder (as
+/// reported), absolute location, format, where it may be cut, and size.
+pub type ActivityFile = InputFile;
 
 /// A checked tenant.
 pub struct LoadedTenant {
@@ -63,6 +54,25 @@ fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
         source,
     })
 }
+
+/// The first bytes of a file, enough to tell how it may be cut.
+fn read_head(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let unreadable = |source| LoadError::Unreadable {
+        path: path.display().to_string(),
+        source,
+    };
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    std::fs::File::open(path)
+        .map_err(unreadable)?
+        .take(HEAD_BYTES as u64)
+        .read_to_end(&mut head)
+        .map_err(unreadable)?;
+    Ok(head)
+}
+
+/// Bytes read to tell a line-per-resource Graph file from list responses.
+const HEAD_BYTES: usize = 256 * 1024;
 
 fn today_in(tz: &Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(tz).date_naive()
@@ -112,15 +122,6 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
                 format!("{:?} matches no file", source.path),
             )));
         }
-        if source.format != Format::Jsonl {
-            return Err(config_err(ConfigError::new(
-                format!("inputs.activity[{i}].format"),
-                format!(
-                    "{:?} is not supported yet: only jsonl is read (issue 4)",
-                    source.format
-                ),
-            )));
-        }
         for path in matched {
             let meta = std::fs::metadata(&path).map_err(|source| LoadError::Unreadable {
                 path: path.display().to_string(),
@@ -131,7 +132,9 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
+            let head = read_head(&path)?;
             files.push(ActivityFile {
+                split: split_of(source.format, &name, &head),
                 name,
                 location: path.display().to_string(),
                 format: source.format,

@@ -11,16 +11,17 @@ use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::aggregate::{aggregate, replies, Original, ReplyProbe};
 use rapport_common::counters::RunCounters;
-use rapport_common::ingest::{ingest_jsonl, ShardBytes};
+use rapport_common::ingest::ShardBytes;
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
 use rapport_common::record::{decode_staged, StagedRecord};
 use rapport_common::reduce::{reduce, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
-use rapport_common::tenant::Format;
 
 use crate::blob::{decode, encode};
+use rapport_formats::{ingest_shard, FormatContext};
+
 use crate::shard_reader::read_shard;
 
 /// Why a job did not complete.
@@ -127,12 +128,6 @@ async fn ingest(
         .get(part as usize)
         .cloned()
         .ok_or_else(|| JobError::Permanent(format!("no shard {part} in the plan")))?;
-    if shard.format != Format::Jsonl {
-        return Err(JobError::Permanent(format!(
-            "{}: format {:?} is not supported",
-            shard.file, shard.format
-        )));
-    }
     let run = ctx.run_id.clone();
     let c = ctx.clone();
     let out = blocking(move || -> Result<_, JobError> {
@@ -144,8 +139,9 @@ async fn ingest(
             skip_first_line: shard.start > 0,
             bytes: &data.bytes,
             end: shard.end,
+            split: shard.split,
         };
-        let out = ingest_jsonl(&bytes, &c.directory, c.key_partitions);
+        let out = ingest_shard(&bytes, shard.format, &FormatContext::of(&c));
         Ok((out.partitions, out.rejects, out.counters))
     })
     .await??;

@@ -1,0 +1,409 @@
+//! Microsoft Graph `message` and `event` resources (INPUTS.md "graph"):
+//! one resource a line, as Graph Data Connect writes them, or Graph list
+//! responses `{"value": [...]}`, one a line or pretty-printed.
+//!
+//! Like `jsonl`, the hot path deserialises into borrowed fields and lets
+//! serde skip everything else (`subject`, `body`, `bodyPreview`,
+//! `location`, ...). A resource the typed parse refuses is read again as a
+//! generic value to name the field at fault.
+
+use std::borrow::Cow;
+
+use rapport_common::directory::{Directory, Party};
+use rapport_common::ingest::{IngestSink, RawRecord};
+use rapport_common::jsonl::Response;
+use rapport_common::record::{
+    email_key, meeting_key, tidy_parties, StagedEmail, StagedMeeting, StagedRecord,
+};
+use rapport_common::reject::{RejectReason as R, Rejection};
+use rapport_common::time::parse_rfc3339;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::Value;
+use smallvec::SmallVec;
+
+use crate::zones::{local_to_epoch, parse_local_datetime, zone_named};
+
+#[derive(Deserialize)]
+struct Resource<'a> {
+    /// Set on a list response: its resources.
+    #[serde(borrow)]
+    value: Option<Vec<&'a RawValue>>,
+    #[serde(rename = "internetMessageId", borrow)]
+    internet_message_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(rename = "sentDateTime", borrow)]
+    sent_date_time: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    from: Option<Recipient<'a>>,
+    #[serde(borrow)]
+    sender: Option<Recipient<'a>>,
+    #[serde(rename = "toRecipients", borrow)]
+    to: Option<Recipients<'a>>,
+    #[serde(rename = "ccRecipients", borrow)]
+    cc: Option<Recipients<'a>>,
+    #[serde(rename = "bccRecipients", borrow)]
+    bcc: Option<Recipients<'a>>,
+    #[serde(rename = "internetMessageHeaders", borrow)]
+    headers: Option<Vec<MessageHeader<'a>>>,
+    #[serde(rename = "iCalUId", borrow)]
+    ical_uid: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    start: Option<DateTimeTimeZone<'a>>,
+    #[serde(borrow)]
+    end: Option<DateTimeTimeZone<'a>>,
+    #[serde(borrow)]
+    organizer: Option<Recipient<'a>>,
+    #[serde(borrow)]
+    attendees: Option<Vec<Attendee<'a>>>,
+    #[serde(rename = "isCancelled")]
+    is_cancelled: Option<bool>,
+    #[serde(rename = "isAllDay")]
+    is_all_day: Option<bool>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+type Recipients<'a> = SmallVec<[Recipient<'a>; 4]>;
+
+#[derive(Deserialize)]
+struct Recipient<'a> {
+    #[serde(rename = "emailAddress", borrow)]
+    email_address: Option<EmailAddress<'a>>,
+}
+
+#[derive(Deserialize)]
+struct EmailAddress<'a> {
+    #[serde(borrow)]
+    address: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct MessageHeader<'a> {
+    #[serde(borrow)]
+    name: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    value: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct DateTimeTimeZone<'a> {
+    #[serde(rename = "dateTime", borrow)]
+    date_time: Option<Cow<'a, str>>,
+    #[serde(rename = "timeZone", borrow)]
+    time_zone: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Attendee<'a> {
+    #[serde(rename = "emailAddress", borrow)]
+    email_address: Option<EmailAddress<'a>>,
+    #[serde(borrow)]
+    status: Option<ResponseStatus<'a>>,
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ResponseStatus<'a> {
+    #[serde(borrow)]
+    response: Option<Cow<'a, str>>,
+}
+
+/// True when the first line of `head` is a whole JSON object that is not a
+/// list response: the file holds one resource a line.
+pub fn is_line_delimited(head: &[u8]) -> bool {
+    let Some(end) = head.iter().position(|b| *b == b'\n') else {
+        return false;
+    };
+    #[derive(Deserialize)]
+    struct Probe<'a> {
+        #[serde(borrow)]
+        value: Option<&'a RawValue>,
+    }
+    serde_json::from_slice::<Probe>(&head[..end]).is_ok_and(|p| p.value.is_none())
+}
+
+/// Parses a record (a line, or a whole file) holding resources or list
+/// responses, one after another.
+pub fn parse(record: RawRecord, directory: &Directory, sink: &mut IngestSink) {
+    let bytes = record.bytes;
+    let mut pos = 0;
+    while pos < bytes.len() {
+        let mut stream =
+            serde_json::Deserializer::from_slice(&bytes[pos..]).into_iter::<&RawValue>();
+        let start_of = |stream_offset: usize| record.offset + (pos + stream_offset) as u64;
+        let mut resync = None;
+        for item in stream.by_ref() {
+            match item {
+                Ok(raw) => parse_value(raw, bytes, record.offset, directory, sink),
+                Err(e) => {
+                    resync = Some(e);
+                    break;
+                }
+            }
+        }
+        let Some(error) = resync else { break };
+        // Report where the bad value starts, then go on at the next line
+        // that opens an object.
+        let bad = pos + stream.byte_offset();
+        let bad = bad + (bytes[bad..].len() - trim_start(&bytes[bad..]).len());
+        sink.reject(
+            start_of(bad - pos),
+            Rejection::new(R::InvalidSyntax, format!("column {}", error.column())),
+        );
+        pos = match memchr::memmem::find(&bytes[bad..], b"\n{") {
+            Some(i) => bad + i + 1,
+            None => bytes.len(),
+        };
+    }
+}
+
+fn trim_start(bytes: &[u8]) -> &[u8] {
+    let n = bytes.iter().take_while(|b| b.is_ascii_whitespace()).count();
+    &bytes[n..]
+}
+
+/// Offset of a borrowed slice within `whole`.
+fn offset_in(whole: &[u8], part: &str) -> usize {
+    (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
+}
+
+fn parse_value(
+    raw: &RawValue,
+    whole: &[u8],
+    base: u64,
+    directory: &Directory,
+    sink: &mut IngestSink,
+) {
+    let offset = base + offset_in(whole, raw.get()) as u64;
+    let resource = match serde_json::from_str::<Resource>(raw.get()) {
+        Ok(r) => r,
+        Err(_) => return sink.reject(offset, classify(raw.get())),
+    };
+    if let Some(items) = resource.value {
+        for item in items {
+            parse_value(item, whole, base, directory, sink);
+        }
+        return;
+    }
+    match to_record(resource, directory) {
+        Ok(Some(record)) => sink.stage(&record),
+        Ok(None) => {} // a series master: its occurrences come separately
+        Err(rejection) => sink.reject(offset, rejection),
+    }
+}
+
+fn non_empty<'s>(value: &'s Option<Cow<str>>) -> Option<&'s str> {
+    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
+}
+
+fn address_of<'s>(r: &'s Option<Recipient>) -> Option<&'s str> {
+    r.as_ref()?.email_address.as_ref()?.address.as_deref()
+}
+
+fn to_record(r: Resource, directory: &Directory) -> Result<Option<StagedRecord>, Rejection> {
+    if r.sent_date_time.is_some() || r.internet_message_id.is_some() {
+        return message(r, directory).map(|m| Some(StagedRecord::Email(m)));
+    }
+    if r.start.is_some() && r.end.is_some() {
+        if r.kind.as_deref() == Some("seriesMaster") {
+            return Ok(None);
+        }
+        return event(r, directory).map(|e| Some(StagedRecord::Meeting(e)));
+    }
+    Err(Rejection::new(R::UnknownType, "sentDateTime"))
+}
+
+fn message(r: Resource, directory: &Directory) -> Result<StagedEmail, Rejection> {
+    let key = non_empty(&r.internet_message_id)
+        .or_else(|| non_empty(&r.id))
+        .map(email_key)
+        .ok_or_else(|| Rejection::new(R::MissingMessageId, "internetMessageId"))?;
+    let sent_at = r
+        .sent_date_time
+        .as_deref()
+        .and_then(parse_rfc3339)
+        .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sentDateTime"))?;
+    let mut buf = String::with_capacity(64);
+    let (sender, field) = match address_of(&r.from) {
+        Some(a) => (Some(a), "from"),
+        None => (address_of(&r.sender), "sender"),
+    };
+    let sender = sender
+        .and_then(|a| directory.resolve_raw(a, &mut buf))
+        .ok_or_else(|| Rejection::new(R::InvalidSender, field))?;
+    let mut recipients: Vec<Party> = [r.to, r.cc, r.bcc]
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|rec| {
+            let address = rec.email_address?.address?;
+            directory.resolve_raw(&address, &mut buf)
+        })
+        .collect();
+    tidy_parties(&mut recipients);
+    let in_reply_to = r
+        .headers
+        .iter()
+        .flatten()
+        .find(|h| {
+            h.name
+                .as_deref()
+                .is_some_and(|n| n.trim().eq_ignore_ascii_case("In-Reply-To"))
+        })
+        .and_then(|h| non_empty(&h.value))
+        .map(email_key);
+    Ok(StagedEmail {
+        key,
+        sent_at,
+        sender,
+        recipients,
+        in_reply_to,
+    })
+}
+
+fn instant(value: &Option<DateTimeTimeZone>) -> Option<i64> {
+    let value = value.as_ref()?;
+    let text = value.date_time.as_deref()?;
+    if let Some(t) = parse_rfc3339(text) {
+        return Some(t); // an explicit offset wins over the zone
+    }
+    let zone = zone_named(value.time_zone.as_deref()?)?;
+    local_to_epoch(&zone, &parse_local_datetime(text)?)
+}
+
+/// Graph's `status.response`, in canonical terms.
+fn response(value: Option<&str>) -> Option<Response> {
+    match value {
+        None | Some("accepted" | "tentativelyAccepted" | "none" | "notResponded" | "organizer") => {
+            Some(Response::Attending)
+        }
+        Some("declined") => Some(Response::Declined),
+        Some(_) => None,
+    }
+}
+
+fn event(r: Resource, directory: &Directory) -> Result<StagedMeeting, Rejection> {
+    let key = non_empty(&r.ical_uid)
+        .or_else(|| non_empty(&r.id))
+        .map(meeting_key)
+        .ok_or_else(|| Rejection::new(R::MissingUid, "iCalUId"))?;
+    let start = instant(&r.start).ok_or_else(|| Rejection::new(R::InvalidStart, "start"))?;
+    let end = instant(&r.end).ok_or_else(|| Rejection::new(R::InvalidEnd, "end"))?;
+    if end <= start {
+        return Err(Rejection::new(R::EndNotAfterStart, "end"));
+    }
+    let mut buf = String::with_capacity(64);
+    let organizer = address_of(&r.organizer)
+        .and_then(|a| directory.resolve_raw(a, &mut buf))
+        .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
+    let mut attendees = Vec::new();
+    for (i, a) in r.attendees.iter().flatten().enumerate() {
+        let status = a.status.as_ref().and_then(|s| s.response.as_deref());
+        let attending = response(status).ok_or_else(|| {
+            Rejection::new(
+                R::InvalidAttendees,
+                format!("attendees[{i}].status.response"),
+            )
+        })?;
+        let resource = rapport_common::jsonl::parse_is_resource(a.kind.as_deref())
+            .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
+        if attending == Response::Declined || resource {
+            continue;
+        }
+        let address = a.email_address.as_ref().and_then(|e| e.address.as_deref());
+        if let Some(p) = address.and_then(|e| directory.resolve_raw(e, &mut buf)) {
+            attendees.push(p);
+        }
+    }
+    tidy_parties(&mut attendees);
+    Ok(StagedMeeting {
+        key,
+        start,
+        end,
+        organizer,
+        attendees,
+        ignored: r.is_cancelled.unwrap_or(false) || r.is_all_day.unwrap_or(false),
+    })
+}
+
+/// Names what is wrong with a resource the typed parse refused.
+fn classify(text: &str) -> Rejection {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) => return Rejection::new(R::InvalidSyntax, format!("column {}", e.column())),
+    };
+    let Some(object) = value.as_object() else {
+        return Rejection::new(R::NotAnObject, "");
+    };
+    let string = |v: &Value| v.is_string();
+    let recipient = |v: &Value| {
+        v.is_object()
+            && v.get("emailAddress").is_none_or(|e| {
+                e.is_null()
+                    || (e.is_object()
+                        && e.get("address")
+                            .is_none_or(|a| a.is_null() || a.is_string()))
+            })
+    };
+    let list_of =
+        |f: &dyn Fn(&Value) -> bool, v: &Value| v.as_array().is_some_and(|a| a.iter().all(f));
+    let time = |v: &Value| {
+        v.is_object()
+            && ["dateTime", "timeZone"]
+                .iter()
+                .all(|k| v.get(k).is_none_or(|x| x.is_null() || x.is_string()))
+    };
+    type Check<'c> = (&'c str, R, &'c dyn Fn(&Value) -> bool);
+    let checks: [Check; 15] = [
+        ("value", R::InvalidSyntax, &|v| v.is_array()),
+        ("internetMessageId", R::MissingMessageId, &string),
+        ("id", R::MissingMessageId, &string),
+        ("sentDateTime", R::InvalidSentAt, &string),
+        ("from", R::InvalidSender, &recipient),
+        ("sender", R::InvalidSender, &recipient),
+        ("toRecipients", R::RecipientsNotAList, &|v| {
+            list_of(&recipient, v)
+        }),
+        ("ccRecipients", R::RecipientsNotAList, &|v| {
+            list_of(&recipient, v)
+        }),
+        ("bccRecipients", R::RecipientsNotAList, &|v| {
+            list_of(&recipient, v)
+        }),
+        ("internetMessageHeaders", R::InvalidField, &|v| {
+            list_of(&Value::is_object, v)
+        }),
+        ("iCalUId", R::MissingUid, &string),
+        ("start", R::InvalidStart, &time),
+        ("end", R::InvalidEnd, &time),
+        ("organizer", R::InvalidOrganizer, &recipient),
+        ("attendees", R::InvalidAttendees, &|v| {
+            list_of(&Value::is_object, v)
+        }),
+    ];
+    for (field, reason, ok) in checks {
+        if object.get(field).is_some_and(|v| !v.is_null() && !ok(v)) {
+            return Rejection::new(reason, field);
+        }
+    }
+    let wrong = |field: &str, ok: fn(&Value) -> bool| {
+        object.get(field).is_some_and(|v| !v.is_null() && !ok(v))
+    };
+    for (field, ok) in [
+        ("isCancelled", Value::is_boolean as fn(&Value) -> bool),
+        ("isAllDay", Value::is_boolean),
+        ("type", Value::is_string),
+    ] {
+        if wrong(field, ok) {
+            return Rejection::new(R::InvalidField, field);
+        }
+    }
+    Rejection::new(R::InvalidField, "")
+}
+
+#[cfg(test)]
+#[path = "graph_tests.rs"]
+mod tests;

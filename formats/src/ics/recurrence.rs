@@ -1,0 +1,137 @@
+//! Expanding a recurring event (RFC 5545 §3.8.5): the `RRULE` arithmetic is
+//! the `rrule` crate's; this file feeds it and keeps what falls in range.
+//!
+//! The rule runs on the event's local wall-clock times (so a weekly 10:00
+//! meeting stays at 10:00 across a DST change), which are then placed in
+//! the event's zone. `UNTIL` is brought into the same local frame first.
+
+use chrono::{NaiveDateTime, TimeZone};
+use rrule::{RRule, Tz as RuleTz, Unvalidated};
+
+use super::values::parse_time;
+
+/// Most occurrences one rule yields in range (the crate's own cap).
+const MAX_OCCURRENCES: u16 = u16::MAX;
+
+/// A day, in seconds: the margin around the requested range, as no zone
+/// is a day away from UTC.
+const DAY: i64 = 86_400;
+
+/// Local start times of `rule` from `dtstart` whose instant, as `to_instant`
+/// places them, falls in `[from, until)`. `until_to_local` turns a UTC
+/// `UNTIL` into the event's local time.
+pub fn expand(
+    rule: &str,
+    dtstart: NaiveDateTime,
+    from: i64,
+    until: i64,
+    until_to_local: impl Fn(i64) -> Option<NaiveDateTime>,
+) -> Result<Vec<NaiveDateTime>, String> {
+    let rule = local_until(rule, &until_to_local)?;
+    let parsed: RRule<Unvalidated> = rule.parse().map_err(|e| format!("{e}"))?;
+    let start = RuleTz::UTC.from_utc_datetime(&dtstart);
+    let set = parsed.build(start).map_err(|e| format!("{e}"))?;
+    let bound = |t: i64| {
+        let t = t.clamp(-8_000_000_000, 8_000_000_000);
+        RuleTz::UTC.timestamp_opt(t, 0).single()
+    };
+    let (Some(lo), Some(hi)) = (bound(from - DAY), bound(until + DAY)) else {
+        return Ok(Vec::new());
+    };
+    let result = set.limit().after(lo).before(hi).all(MAX_OCCURRENCES);
+    Ok(result.dates.iter().map(|d| d.naive_utc()).collect())
+}
+
+/// Rewrites `UNTIL` as a local time written with `Z`, the frame the rule
+/// runs in; a `DATE` `UNTIL` covers its whole day.
+fn local_until(
+    rule: &str,
+    until_to_local: &impl Fn(i64) -> Option<NaiveDateTime>,
+) -> Result<String, String> {
+    let mut parts = Vec::new();
+    for part in rule.trim().split(';').filter(|p| !p.is_empty()) {
+        let Some((name, value)) = part.split_once('=') else {
+            return Err(format!("{part:?} is not NAME=VALUE"));
+        };
+        if !name.trim().eq_ignore_ascii_case("UNTIL") {
+            parts.push(part.to_owned());
+            continue;
+        }
+        let time = parse_time(value, None).ok_or_else(|| format!("UNTIL {value:?}"))?;
+        let local = if time.is_date {
+            time.local + chrono::Duration::seconds(DAY - 1)
+        } else if value.trim().ends_with(['Z', 'z']) {
+            until_to_local(time.local.and_utc().timestamp()).ok_or("UNTIL out of range")?
+        } else {
+            time.local
+        };
+        parts.push(format!("UNTIL={}", local.format("%Y%m%dT%H%M%SZ")));
+    }
+    Ok(parts.join(";"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn local(text: &str) -> NaiveDateTime {
+        parse_time(text, None).expect("a time").local
+    }
+
+    fn epoch(text: &str) -> i64 {
+        local(text).and_utc().timestamp()
+    }
+
+    #[test]
+    fn a_weekly_rule_is_cut_to_the_range_and_keeps_local_time() {
+        let starts = expand(
+            "FREQ=WEEKLY;COUNT=10",
+            local("20260305T100000"),
+            epoch("20260310T000000"),
+            epoch("20260401T000000"),
+            |_| None,
+        )
+        .expect("expands");
+        let days: Vec<String> = starts
+            .iter()
+            .map(|d| d.format("%m-%d %H").to_string())
+            .collect();
+        // Margins of a day either side are kept for the caller to cut.
+        assert_eq!(days, ["03-12 10", "03-19 10", "03-26 10"]);
+    }
+
+    #[test]
+    fn a_utc_until_is_compared_in_local_time() {
+        // 10:00 in UTC+1 is 09:00Z; UNTIL at 09:00Z keeps the last one.
+        let to_local =
+            |t: i64| chrono::DateTime::from_timestamp(t + 3600, 0).map(|d| d.naive_utc());
+        let starts = expand(
+            "FREQ=DAILY;UNTIL=20260307T090000Z",
+            local("20260305T100000"),
+            epoch("20260301T000000"),
+            epoch("20260401T000000"),
+            to_local,
+        )
+        .expect("expands");
+        assert_eq!(starts.len(), 3);
+    }
+
+    #[test]
+    fn bad_rules_are_errors() {
+        for rule in [
+            "FREQ=SOMETIMES",
+            "COUNT=3",
+            "FREQ=DAILY;UNTIL=tomorrow",
+            "FREQ",
+        ] {
+            let r = expand(
+                rule,
+                local("20260305T100000"),
+                0,
+                epoch("20300101T000000"),
+                |_| None,
+            );
+            assert!(r.is_err(), "{rule}");
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! One RFC 5322 message's header block, read into a staged email
+//! (INPUTS.md "mbox"): `Message-ID`, `Date`, `From`, `To`, `Cc`, `Bcc` and
+//! `In-Reply-To`. Every other header, the subject among them, is passed
+//! over unread, and the body is never looked at.
+//!
+//! Headers are cut here (folded lines, CRLF or LF, damaged lines skipped);
+//! their values are read with `mail-parser`'s field parsers, which know
+//! display names, quoted names with commas, encoded words, group syntax
+//! and obsolete zone names (`EST`).
+
+use chrono::NaiveDate;
+use mail_parser::parsers::MessageStream;
+use mail_parser::{Address, HeaderValue};
+use rapport_common::directory::{Directory, Party};
+use rapport_common::record::{email_key, tidy_parties, StagedEmail};
+use rapport_common::reject::{RejectReason as R, Rejection};
+
+/// The headers the rules use, as raw values (after the colon, through the
+/// header's last newline, folding kept).
+#[derive(Default)]
+struct Wanted<'a> {
+    message_id: Option<&'a [u8]>,
+    date: Option<&'a [u8]>,
+    from: Option<&'a [u8]>,
+    in_reply_to: Option<&'a [u8]>,
+    /// Every `To`, `Cc` and `Bcc` (duplicated fields all count).
+    recipients: Vec<&'a [u8]>,
+    /// Header lines read.
+    headers: usize,
+}
+
+/// Cuts a header block into the wanted raw values. The first of a repeated
+/// single-valued field wins; a line that is neither a field nor a
+/// continuation is skipped.
+fn cut(block: &[u8]) -> Wanted<'_> {
+    let mut wanted = Wanted::default();
+    let mut pos = 0;
+    while pos < block.len() {
+        let mut end = next_line(block, pos);
+        while end < block.len() && matches!(block[end], b' ' | b'\t') {
+            end = next_line(block, end);
+        }
+        let field = &block[pos..end];
+        pos = end;
+        let Some(colon) = field.iter().position(|b| *b == b':') else {
+            continue;
+        };
+        let name = &field[..colon];
+        if name.is_empty() || name.iter().any(|b| b.is_ascii_whitespace()) {
+            continue;
+        }
+        wanted.headers += 1;
+        let value = &field[colon + 1..];
+        let slot = if name.eq_ignore_ascii_case(b"message-id") {
+            &mut wanted.message_id
+        } else if name.eq_ignore_ascii_case(b"date") {
+            &mut wanted.date
+        } else if name.eq_ignore_ascii_case(b"from") {
+            &mut wanted.from
+        } else if name.eq_ignore_ascii_case(b"in-reply-to") {
+            &mut wanted.in_reply_to
+        } else {
+            if [&b"to"[..], b"cc", b"bcc"]
+                .iter()
+                .any(|n| name.eq_ignore_ascii_case(n))
+            {
+                wanted.recipients.push(value);
+            }
+            continue;
+        };
+        slot.get_or_insert(value);
+    }
+    wanted
+}
+
+fn next_line(bytes: &[u8], pos: usize) -> usize {
+    memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1)
+}
+
+/// A `Message-ID` or `In-Reply-To`: the first `<...>` token, brackets kept;
+/// where there is none, the trimmed value. Folding is removed first.
+fn message_id(value: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(value);
+    let text: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    if let Some(open) = text.find('<') {
+        if let Some(close) = text[open..].find('>') {
+            return Some(text[open..=open + close].to_owned());
+        }
+    }
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+}
+
+/// A `Date` as epoch seconds, or `None` when it is not a real date.
+fn date(value: &[u8]) -> Option<i64> {
+    let HeaderValue::DateTime(dt) = MessageStream::new(value).parse_date() else {
+        return None;
+    };
+    let real = dt.is_valid()
+        && NaiveDate::from_ymd_opt(dt.year as i32, dt.month as u32, dt.day as u32).is_some();
+    real.then(|| dt.to_timestamp())
+}
+
+/// The addresses of an address header, groups flattened.
+fn addresses(value: &[u8], mut each: impl FnMut(&str)) {
+    let parsed = MessageStream::new(value).parse_address();
+    let list: Option<&Address> = match &parsed {
+        HeaderValue::Address(a) => Some(a),
+        _ => None,
+    };
+    for addr in list.into_iter().flat_map(Address::iter) {
+        if let Some(a) = addr.address.as_deref() {
+            each(a);
+        }
+    }
+}
+
+/// Reads a header block (the message's bytes up to its first empty line).
+pub fn parse_headers(block: &[u8], directory: &Directory) -> Result<StagedEmail, Rejection> {
+    let wanted = cut(block);
+    if wanted.headers == 0 {
+        return Err(Rejection::new(R::InvalidSyntax, "headers"));
+    }
+    let key = wanted
+        .message_id
+        .and_then(message_id)
+        .map(|id| email_key(&id))
+        .ok_or_else(|| Rejection::new(R::MissingMessageId, "Message-ID"))?;
+    let sent_at = wanted
+        .date
+        .and_then(date)
+        .ok_or_else(|| Rejection::new(R::InvalidSentAt, "Date"))?;
+    let mut buf = String::with_capacity(64);
+    let mut first = None;
+    if let Some(from) = wanted.from {
+        addresses(from, |a| {
+            first.get_or_insert_with(|| directory.resolve_raw(a, &mut buf));
+        });
+    }
+    let sender = first
+        .flatten()
+        .ok_or_else(|| Rejection::new(R::InvalidSender, "From"))?;
+    let mut recipients: Vec<Party> = Vec::new();
+    for value in &wanted.recipients {
+        addresses(value, |a| {
+            if let Some(p) = directory.resolve_raw(a, &mut buf) {
+                recipients.push(p);
+            }
+        });
+    }
+    tidy_parties(&mut recipients);
+    let in_reply_to = wanted
+        .in_reply_to
+        .and_then(message_id)
+        .map(|id| email_key(&id));
+    Ok(StagedEmail {
+        key,
+        sent_at,
+        sender,
+        recipients,
+        in_reply_to,
+    })
+}
+
+#[cfg(test)]
+#[path = "mail_tests.rs"]
+mod tests;
