@@ -202,9 +202,14 @@ pub struct GenerateArgs {
     /// Distinct meeting occurrences.
     #[arg(long, default_value_t = 3_000)]
     pub meetings: u64,
-    /// Activity format: jsonl (graph and mail are not written yet).
-    #[arg(long, default_value = "jsonl")]
+    /// Activity format: jsonl, graph (Graph resources) or mail (mbox, .eml
+    /// and .ics); the three give the same results.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl", "graph", "mail"])]
     pub format: String,
+    /// Write this existing jsonl tenant in --format instead of a synthetic one
+    /// (--seed and the counts are then unused).
+    #[arg(long, value_name = "TENANT.toml")]
+    pub from: Option<PathBuf>,
 }
 
 /// `rapport demo`.

@@ -5,6 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use rapport_coordinator::PlanOptions;
+use rapport_generator::convert::{convert_tenant, TargetFormat};
 use rapport_generator::{generate, GenerateOptions};
 
 use crate::args::{DemoArgs, GenerateArgs};
@@ -13,11 +14,24 @@ use crate::exit::CliError;
 
 /// Runs `rapport generate`.
 pub fn generate_command(args: GenerateArgs) -> Result<(), CliError> {
-    if args.format != "jsonl" {
-        return Err(CliError::Usage(format!(
-            "--format: {:?} is not written yet (only jsonl; graph and mail come with issue 4)",
-            args.format
-        )));
+    let target = match args.format.as_str() {
+        "graph" => Some(TargetFormat::Graph),
+        "mail" => Some(TargetFormat::Mail),
+        _ => None,
+    };
+    if let Some(from) = &args.from {
+        let target = target.ok_or_else(|| {
+            CliError::Usage("--from: give --format graph or mail to convert a tenant".to_owned())
+        })?;
+        let summary = convert_tenant(from, &args.out, target)
+            .map_err(|e| CliError::Usage(format!("--from: {e}")))?;
+        eprintln!(
+            "rapport: wrote {} activity files ({:.1} MB) to {}",
+            summary.files,
+            summary.bytes as f64 / 1e6,
+            args.out.display()
+        );
+        return Ok(());
     }
     let options = GenerateOptions {
         seed: args.seed,
@@ -27,6 +41,12 @@ pub fn generate_command(args: GenerateArgs) -> Result<(), CliError> {
         meetings: args.meetings,
     };
     let summary = generate(&options, &args.out).context("generate failed")?;
+    if let Some(target) = target {
+        // Written as jsonl first, then converted in place.
+        let config = args.out.join("tenant.toml");
+        convert_tenant(&config, &args.out, target).context("generate failed")?;
+        remove_jsonl(&args.out.join("activity")).context("generate failed")?;
+    }
     eprintln!(
         "rapport: wrote {} activity lines ({} emails, {} meetings, {:.1} MB) to {}",
         summary.lines,
@@ -35,6 +55,17 @@ pub fn generate_command(args: GenerateArgs) -> Result<(), CliError> {
         summary.bytes as f64 / 1e6,
         args.out.display()
     );
+    Ok(())
+}
+
+/// Removes the `jsonl` files a conversion replaced.
+fn remove_jsonl(dir: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            std::fs::remove_file(path)?;
+        }
+    }
     Ok(())
 }
 

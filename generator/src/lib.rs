@@ -7,8 +7,10 @@
 //! - [`rng`] — the deterministic generator.
 //! - [`directory`] — org users, accounts, domains and contacts.
 //! - [`activity`] — emails and meetings as `jsonl` lines.
+//! - [`convert`] — a `jsonl` tenant written as Graph or mail exports.
 
 pub mod activity;
+pub mod convert;
 pub mod directory;
 pub mod rng;
 
