@@ -13,6 +13,8 @@
 //! [`ingest_shard`] runs the right parser over a shard; [`split_of`] says
 //! where a file may be cut into shards.
 
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod graph;
 pub mod ics;
 pub mod mail;

@@ -6,5 +6,6 @@ mod util;
 
 mod examples;
 mod failures;
+mod formats;
 mod partitioning;
 mod privacy;

@@ -128,7 +128,11 @@ pub fn read_file(text: &[u8]) -> Vec<Item> {
 fn read_line(line: &[u8], directory: &Directory) -> Item {
     let claimed = || {
         let value: Option<serde_json::Value> = serde_json::from_slice(line).ok();
-        match value.as_ref().and_then(|v| v.get("type")).and_then(|t| t.as_str()) {
+        match value
+            .as_ref()
+            .and_then(|v| v.get("type"))
+            .and_then(|t| t.as_str())
+        {
             Some("email") => RejectedKind::Email,
             Some("meeting") => RejectedKind::Meeting,
             _ => RejectedKind::Other,
@@ -138,8 +142,11 @@ fn read_line(line: &[u8], directory: &Directory) -> Item {
         return Item::Rejected(claimed());
     }
     match claimed() {
-        RejectedKind::Email => serde_json::from_slice(line).map_or(Item::Rejected(RejectedKind::Email), Item::Email),
-        RejectedKind::Meeting => serde_json::from_slice(line).map_or(Item::Rejected(RejectedKind::Meeting), Item::Meeting),
+        RejectedKind::Email => {
+            serde_json::from_slice(line).map_or(Item::Rejected(RejectedKind::Email), Item::Email)
+        }
+        RejectedKind::Meeting => serde_json::from_slice(line)
+            .map_or(Item::Rejected(RejectedKind::Meeting), Item::Meeting),
         RejectedKind::Other => Item::Rejected(RejectedKind::Other),
     }
 }

@@ -29,7 +29,9 @@ fn message(e: &Email, n: usize) -> Value {
     let sent = rapport_common::time::parse_rfc3339(&e.sent_at)
         .and_then(|t| Utc.timestamp_opt(t, 0).single())
         .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string());
-    let [to, cc, bcc] = e.lists().map(|l| l.iter().map(|a| address(a)).collect::<Vec<_>>());
+    let [to, cc, bcc] = e
+        .lists()
+        .map(|l| l.iter().map(|a| address(a)).collect::<Vec<_>>());
     let mut m = json!({
         "@odata.etag": format!("W/\"{n}\""),
         "id": format!("AAMkAG{n:08}"),
@@ -65,7 +67,12 @@ fn date_time(t: i64, tz: chrono_tz::Tz, pick: usize) -> Value {
     };
     if let Some(name) = zone_name {
         let local = utc.with_timezone(&tz).naive_local();
-        if tz.from_local_datetime(&local).earliest().map(|d| d.timestamp()) == Some(t) {
+        if tz
+            .from_local_datetime(&local)
+            .earliest()
+            .map(|d| d.timestamp())
+            == Some(t)
+        {
             return json!({"dateTime": local.format("%Y-%m-%dT%H:%M:%S.0000000").to_string(), "timeZone": name});
         }
     }

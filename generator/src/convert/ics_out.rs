@@ -32,7 +32,13 @@ impl SeriesPlan {
                 if !in_mailbox.insert(&m.uid) {
                     unclean.extend(m.series_id.as_deref());
                 }
-                note(m, &mut starts_of_uid, &mut uids_at, &mut series, &mut unclean);
+                note(
+                    m,
+                    &mut starts_of_uid,
+                    &mut uids_at,
+                    &mut series,
+                    &mut unclean,
+                );
             }
         }
         fn note<'m>(
@@ -43,7 +49,10 @@ impl SeriesPlan {
             unclean: &mut HashSet<&'m str>,
         ) {
             let (start, _) = m.span();
-            starts_of_uid.entry(&m.uid).or_default().insert((m.series_id.as_deref(), start));
+            starts_of_uid
+                .entry(&m.uid)
+                .or_default()
+                .insert((m.series_id.as_deref(), start));
             if let Some(s) = m.series_id.as_deref() {
                 series.insert(s);
                 uids_at.entry((s, start)).or_default().insert(&m.uid);
@@ -63,17 +72,28 @@ impl SeriesPlan {
             }
         }
         SeriesPlan {
-            clean: series.difference(&unclean).map(|s| (*s).to_owned()).collect(),
+            clean: series
+                .difference(&unclean)
+                .map(|s| (*s).to_owned())
+                .collect(),
         }
     }
 }
 
 fn utc_stamp(t: i64) -> String {
-    Utc.timestamp_opt(t, 0).single().unwrap_or_default().format("%Y%m%dT%H%M%SZ").to_string()
+    Utc.timestamp_opt(t, 0)
+        .single()
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
 }
 
 fn local_of(t: i64, tz: chrono_tz::Tz) -> NaiveDateTime {
-    Utc.timestamp_opt(t, 0).single().unwrap_or_default().with_timezone(&tz).naive_local()
+    Utc.timestamp_opt(t, 0)
+        .single()
+        .unwrap_or_default()
+        .with_timezone(&tz)
+        .naive_local()
 }
 
 /// The instant a reader gives a local time: the earlier of a repeated
@@ -88,7 +108,11 @@ fn time_line(name: &str, t: i64, tz: chrono_tz::Tz, style: usize) -> String {
     let local = local_of(t, tz);
     let round_trips = instant_of(local, tz) == Some(t);
     match style % 3 {
-        1 if round_trips => format!("{name};TZID={}:{}", tz.name(), local.format("%Y%m%dT%H%M%S")),
+        1 if round_trips => format!(
+            "{name};TZID={}:{}",
+            tz.name(),
+            local.format("%Y%m%dT%H%M%S")
+        ),
         2 if round_trips => format!("{name}:{}", local.format("%Y%m%dT%H%M%S")),
         _ => format!("{name}:{}", utc_stamp(t)),
     }
@@ -163,11 +187,17 @@ fn event(lines: Vec<String>, out: &mut String) {
 
 fn single(m: &Meeting, tz: chrono_tz::Tz, n: usize, out: &mut String) {
     let (start, end) = m.span();
-    let mut lines = vec![format!("UID:{}", m.uid), "DTSTAMP:20260101T000000Z".to_owned()];
+    let mut lines = vec![
+        format!("UID:{}", m.uid),
+        "DTSTAMP:20260101T000000Z".to_owned(),
+    ];
     if m.all_day.unwrap_or(false) {
         let day = local_of(start, tz).date();
         lines.push(format!("DTSTART;VALUE=DATE:{}", day.format("%Y%m%d")));
-        lines.push(format!("DTEND;VALUE=DATE:{}", (day + chrono::Duration::days(1)).format("%Y%m%d")));
+        lines.push(format!(
+            "DTEND;VALUE=DATE:{}",
+            (day + chrono::Duration::days(1)).format("%Y%m%d")
+        ));
     } else {
         lines.push(time_line("DTSTART", start, tz, n));
         if n % 4 == 0 && start < end {
@@ -182,7 +212,11 @@ fn single(m: &Meeting, tz: chrono_tz::Tz, n: usize, out: &mut String) {
 }
 
 fn gcd(a: i64, b: i64) -> i64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// One series' occurrences in this mailbox, sorted by start.
@@ -214,8 +248,16 @@ fn series(uid: &str, occurrences: &[&Meeting], tz: chrono_tz::Tz, out: &mut Stri
     let mut lines = vec![
         format!("UID:{uid}"),
         "DTSTAMP:20260101T000000Z".to_owned(),
-        format!("DTSTART;TZID={}:{}", tz.name(), local0.format("%Y%m%dT%H%M%S")),
-        format!("DTEND;TZID={}:{}", tz.name(), local_of(end0, tz).format("%Y%m%dT%H%M%S")),
+        format!(
+            "DTSTART;TZID={}:{}",
+            tz.name(),
+            local0.format("%Y%m%dT%H%M%S")
+        ),
+        format!(
+            "DTEND;TZID={}:{}",
+            tz.name(),
+            local_of(end0, tz).format("%Y%m%dT%H%M%S")
+        ),
         format!("RRULE:FREQ=WEEKLY;INTERVAL={step};COUNT={count}"),
     ];
     if !exdates.is_empty() {
@@ -252,7 +294,9 @@ fn series(uid: &str, occurrences: &[&Meeting], tz: chrono_tz::Tz, out: &mut Stri
 
 /// One mailbox's calendar.
 pub fn write_calendar(items: &[Item], tz: chrono_tz::Tz, plan: &SeriesPlan) -> String {
-    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Rapport//generator//EN\r\nMETHOD:PUBLISH\r\n");
+    let mut out = String::from(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//Rapport//generator//EN\r\nMETHOD:PUBLISH\r\n",
+    );
     let mut by_series: BTreeMap<&str, Vec<&Meeting>> = BTreeMap::new();
     for (n, item) in items.iter().enumerate() {
         match item {
@@ -261,7 +305,13 @@ pub fn write_calendar(items: &[Item], tz: chrono_tz::Tz, plan: &SeriesPlan) -> S
                 None => single(m, tz, n, &mut out),
             },
             Item::Rejected(RejectedKind::Meeting) => {
-                event(vec!["DTSTART:20260101T100000Z".to_owned(), "SUMMARY:no uid".to_owned()], &mut out);
+                event(
+                    vec![
+                        "DTSTART:20260101T100000Z".to_owned(),
+                        "SUMMARY:no uid".to_owned(),
+                    ],
+                    &mut out,
+                );
             }
             _ => {}
         }

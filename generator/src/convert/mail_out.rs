@@ -24,7 +24,11 @@ fn mailbox(raw: &str, n: usize) -> Option<String> {
 
 /// An address header, folded after each address.
 fn address_header(name: &str, raw: &[String], n: usize, eol: &str) -> Option<String> {
-    let list: Vec<String> = raw.iter().enumerate().filter_map(|(i, a)| mailbox(a, n + i)).collect();
+    let list: Vec<String> = raw
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| mailbox(a, n + i))
+        .collect();
     (!list.is_empty()).then(|| format!("{name}: {}{eol}", list.join(&format!(",{eol}\t"))))
 }
 
@@ -32,9 +36,15 @@ fn address_header(name: &str, raw: &[String], n: usize, eol: &str) -> Option<Str
 fn date(sent_at: &str) -> String {
     let parsed = DateTime::parse_from_rfc3339(sent_at).ok().or_else(|| {
         let t = rapport_common::time::parse_rfc3339(sent_at)?;
-        Some(Utc.timestamp_opt(t, 0).single()?.with_timezone(&FixedOffset::east_opt(0)?))
+        Some(
+            Utc.timestamp_opt(t, 0)
+                .single()?
+                .with_timezone(&FixedOffset::east_opt(0)?),
+        )
     });
-    parsed.map_or_else(String::new, |d| d.format("%a, %-d %b %Y %H:%M:%S %z").to_string())
+    parsed.map_or_else(String::new, |d| {
+        d.format("%a, %-d %b %Y %H:%M:%S %z").to_string()
+    })
 }
 
 fn message(e: &Email, n: usize) -> String {
@@ -43,7 +53,10 @@ fn message(e: &Email, n: usize) -> String {
     m.push_str(&format!("Return-Path: <bounce@mail.example>{eol}"));
     m.push_str(&format!("Message-ID: {}{eol}", e.message_id));
     m.push_str(&format!("Date: {}{eol}", date(&e.sent_at)));
-    m.push_str(&format!("From: {}{eol}", mailbox(&e.from, n).unwrap_or_default()));
+    m.push_str(&format!(
+        "From: {}{eol}",
+        mailbox(&e.from, n).unwrap_or_default()
+    ));
     for (name, list) in ["To", "Cc", "Bcc"].into_iter().zip(e.lists()) {
         if let Some(h) = address_header(name, list, n, eol) {
             m.push_str(&h);
@@ -54,14 +67,19 @@ fn message(e: &Email, n: usize) -> String {
     }
     let subject = e.subject.as_deref().unwrap_or("(no subject)");
     m.push_str(&format!("Subject: {subject}{eol}MIME-Version: 1.0{eol}Content-Type: text/plain; charset=utf-8{eol}{eol}"));
-    m.push_str(&format!("Hello,{eol}{eol}{subject} (body){eol}>From the minutes: nothing here is kept.{eol}{eol}"));
+    m.push_str(&format!(
+        "Hello,{eol}{eol}{subject} (body){eol}>From the minutes: nothing here is kept.{eol}{eol}"
+    ));
     m
 }
 
 /// A message the mbox reader rejects, for a line the `jsonl` reader rejects.
 fn rejected(kind: RejectedKind) -> String {
     match kind {
-        RejectedKind::Email => "Date: Mon, 2 Mar 2026 09:15:00 +0000\nFrom: a@b.example\nSubject: no id\n\nbody\n".to_owned(),
+        RejectedKind::Email => {
+            "Date: Mon, 2 Mar 2026 09:15:00 +0000\nFrom: a@b.example\nSubject: no id\n\nbody\n"
+                .to_owned()
+        }
         _ => "this is not a header\n\nbody\n".to_owned(),
     }
 }

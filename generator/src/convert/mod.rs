@@ -74,14 +74,20 @@ fn read_source(config: &Path) -> Result<Source, ConvertError> {
         message: message.to_owned(),
     };
     let value: toml::Table = text.parse().map_err(|_| bad("not TOML"))?;
-    let tenant = value.get("tenant").and_then(|t| t.as_table()).ok_or_else(|| bad("no [tenant]"))?;
+    let tenant = value
+        .get("tenant")
+        .and_then(|t| t.as_table())
+        .ok_or_else(|| bad("no [tenant]"))?;
     let timezone = tenant
         .get("timezone")
         .and_then(|t| t.as_str())
         .unwrap_or("UTC")
         .parse()
         .map_err(|_| bad("unknown timezone"))?;
-    let inputs = value.get("inputs").and_then(|t| t.as_table()).ok_or_else(|| bad("no [inputs]"))?;
+    let inputs = value
+        .get("inputs")
+        .and_then(|t| t.as_table())
+        .ok_or_else(|| bad("no [inputs]"))?;
     let table = |name: &str| {
         inputs
             .get(name)
@@ -91,11 +97,19 @@ fn read_source(config: &Path) -> Result<Source, ConvertError> {
     };
     let base = config.parent().unwrap_or(Path::new("."));
     let mut activity = Vec::new();
-    for source in inputs.get("activity").and_then(|a| a.as_array()).into_iter().flatten() {
+    for source in inputs
+        .get("activity")
+        .and_then(|a| a.as_array())
+        .into_iter()
+        .flatten()
+    {
         if source.get("format").and_then(|f| f.as_str()) != Some("jsonl") {
             return Err(bad("only jsonl activity can be converted"));
         }
-        let pattern = source.get("path").and_then(|p| p.as_str()).ok_or_else(|| bad("activity without path"))?;
+        let pattern = source
+            .get("path")
+            .and_then(|p| p.as_str())
+            .ok_or_else(|| bad("activity without path"))?;
         let pattern = base.join(pattern).display().to_string();
         let mut matched: Vec<PathBuf> = glob::glob(&pattern)
             .map_err(|_| bad("invalid glob"))?
@@ -109,7 +123,11 @@ fn read_source(config: &Path) -> Result<Source, ConvertError> {
     Ok(Source {
         tenant_table: toml::to_string(&tenant_table).map_err(|_| bad("unwritable [tenant]"))?,
         timezone,
-        tables: [table("org_users")?, table("contacts")?, table("account_domains")?],
+        tables: [
+            table("org_users")?,
+            table("contacts")?,
+            table("account_domains")?,
+        ],
         activity,
     })
 }
@@ -125,7 +143,11 @@ pub struct ConvertSummary {
 
 /// Writes the `jsonl` tenant configured at `config` into `out` in `format`:
 /// its tables, a `tenant.toml` naming the new files, and `activity/`.
-pub fn convert_tenant(config: &Path, out: &Path, format: TargetFormat) -> Result<ConvertSummary, ConvertError> {
+pub fn convert_tenant(
+    config: &Path,
+    out: &Path,
+    format: TargetFormat,
+) -> Result<ConvertSummary, ConvertError> {
     let source = read_source(config)?;
     let base = config.parent().unwrap_or(Path::new("."));
     let activity_dir = out.join("activity");
@@ -141,10 +163,15 @@ pub fn convert_tenant(config: &Path, out: &Path, format: TargetFormat) -> Result
     let mut mailboxes: Vec<(String, Vec<Item>)> = Vec::new();
     for path in &source.activity {
         let text = std::fs::read(path).map_err(io(path))?;
-        let stem = path.file_stem().map_or_else(|| "mailbox".to_owned(), |s| s.to_string_lossy().into_owned());
+        let stem = path.file_stem().map_or_else(
+            || "mailbox".to_owned(),
+            |s| s.to_string_lossy().into_owned(),
+        );
         mailboxes.push((stem, read_file(&text)));
     }
-    let mut written = Writer { summary: ConvertSummary::default() };
+    let mut written = Writer {
+        summary: ConvertSummary::default(),
+    };
     let activity_toml = match format {
         TargetFormat::Graph => {
             for (i, (stem, items)) in mailboxes.iter().enumerate() {
@@ -156,7 +183,8 @@ pub fn convert_tenant(config: &Path, out: &Path, format: TargetFormat) -> Result
         TargetFormat::Mail => {
             let eml_dir = activity_dir.join("eml");
             std::fs::create_dir_all(&eml_dir).map_err(io(&eml_dir))?;
-            let series = ics_out::SeriesPlan::new(mailboxes.iter().map(|(_, items)| items.as_slice()));
+            let series =
+                ics_out::SeriesPlan::new(mailboxes.iter().map(|(_, items)| items.as_slice()));
             for (stem, items) in &mailboxes {
                 let (mbox, emls) = mail_out::write_mailbox(items, stem);
                 written.file(&activity_dir.join(format!("{stem}.mbox")), &mbox)?;

@@ -1,0 +1,59 @@
+//! The body of every fuzz target (`fuzz/`): a format's parser over arbitrary
+//! bytes, read whole and cut into shards at every boundary the format
+//! allows. Kept here so the regression tests (`formats/tests/fuzz_cases.rs`)
+//! run the same code on the crashes the fuzzers found.
+
+use rapport_common::directory::Directory;
+use rapport_common::ingest::ShardBytes;
+use rapport_common::tenant::Format;
+
+use crate::{ingest_shard, split_of, FormatContext};
+
+/// Parses `data` as a file of `format`: whole, then as two shards cut at
+/// the middle; the records read must be the same either way.
+pub fn run(format: Format, data: &[u8]) {
+    let mut directory = Directory::default();
+    directory.accounts = vec!["ACME".to_owned()];
+    directory.domains.insert("example.com".to_owned(), 0);
+    let ctx = FormatContext {
+        key_partitions: 2,
+        ..FormatContext::unbounded(&directory, chrono_tz::Europe::Stockholm)
+    };
+    let name = match format {
+        Format::Mbox => "fuzz.mbox",
+        _ => "fuzz",
+    };
+    let split = split_of(format, name, data);
+    let whole = ShardBytes {
+        file: name,
+        offset: 0,
+        skip_first_line: false,
+        bytes: data,
+        end: data.len() as u64,
+        split,
+    };
+    let all = ingest_shard(&whole, format, &ctx);
+    if split == rapport_common::plan::Split::Whole || data.len() < 2 {
+        return;
+    }
+    let cut = data.len() / 2;
+    let first = ShardBytes {
+        end: cut as u64,
+        ..whole
+    };
+    let second = ShardBytes {
+        offset: cut as u64 - 1,
+        skip_first_line: true,
+        bytes: &data[cut - 1..],
+        ..whole
+    };
+    let (a, b) = (
+        ingest_shard(&first, format, &ctx),
+        ingest_shard(&second, format, &ctx),
+    );
+    assert_eq!(
+        a.counters.records + b.counters.records,
+        all.counters.records,
+        "records lost or read twice at a shard cut"
+    );
+}
