@@ -12,8 +12,10 @@ use crate::{ingest_shard, split_of, FormatContext};
 /// Parses `data` as a file of `format`: whole, then as two shards cut at
 /// the middle; the records read must be the same either way.
 pub fn run(format: Format, data: &[u8]) {
-    let mut directory = Directory::default();
-    directory.accounts = vec!["ACME".to_owned()];
+    let mut directory = Directory {
+        accounts: vec!["ACME".to_owned()],
+        ..Directory::default()
+    };
     directory.domains.insert("example.com".to_owned(), 0);
     let ctx = FormatContext {
         key_partitions: 2,

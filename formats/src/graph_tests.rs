@@ -8,8 +8,10 @@ use rapport_common::reject::RejectReason as R;
 use super::*;
 
 fn directory() -> Directory {
-    let mut d = Directory::default();
-    d.accounts = vec!["FAB".to_owned()];
+    let mut d = Directory {
+        accounts: vec!["FAB".to_owned()],
+        ..Directory::default()
+    };
     d.domains.insert("fabrikam.com".to_owned(), 0);
     d.org
         .insert(rapport_common::address::person_id("anna@contoso.com"));

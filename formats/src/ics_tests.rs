@@ -11,8 +11,10 @@ use rapport_common::time::days_from_civil;
 use super::*;
 
 fn directory() -> Directory {
-    let mut d = Directory::default();
-    d.accounts = vec!["FAB".to_owned()];
+    let mut d = Directory {
+        accounts: vec!["FAB".to_owned()],
+        ..Directory::default()
+    };
     d.domains.insert("fabrikam.com".to_owned(), 0);
     d.org.insert(person_id("anna@contoso.com"));
     d

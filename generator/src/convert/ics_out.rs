@@ -18,6 +18,28 @@ pub struct SeriesPlan {
     clean: HashSet<String>,
 }
 
+/// Notes one occurrence: its uid's starts, and the uids at its start.
+fn note<'m>(
+    m: &'m Meeting,
+    starts_of_uid: &mut HashMap<&'m str, HashSet<(Option<&'m str>, i64)>>,
+    uids_at: &mut HashMap<(&'m str, i64), HashSet<&'m str>>,
+    series: &mut HashSet<&'m str>,
+    unclean: &mut HashSet<&'m str>,
+) {
+    let (start, _) = m.span();
+    starts_of_uid
+        .entry(&m.uid)
+        .or_default()
+        .insert((m.series_id.as_deref(), start));
+    if let Some(s) = m.series_id.as_deref() {
+        series.insert(s);
+        uids_at.entry((s, start)).or_default().insert(&m.uid);
+        if m.all_day.unwrap_or(false) {
+            unclean.insert(s);
+        }
+    }
+}
+
 impl SeriesPlan {
     /// Looks at every occurrence of every mailbox.
     pub fn new<'a>(mailboxes: impl Iterator<Item = &'a [Item]>) -> SeriesPlan {
@@ -39,26 +61,6 @@ impl SeriesPlan {
                     &mut series,
                     &mut unclean,
                 );
-            }
-        }
-        fn note<'m>(
-            m: &'m Meeting,
-            starts_of_uid: &mut HashMap<&'m str, HashSet<(Option<&'m str>, i64)>>,
-            uids_at: &mut HashMap<(&'m str, i64), HashSet<&'m str>>,
-            series: &mut HashSet<&'m str>,
-            unclean: &mut HashSet<&'m str>,
-        ) {
-            let (start, _) = m.span();
-            starts_of_uid
-                .entry(&m.uid)
-                .or_default()
-                .insert((m.series_id.as_deref(), start));
-            if let Some(s) = m.series_id.as_deref() {
-                series.insert(s);
-                uids_at.entry((s, start)).or_default().insert(&m.uid);
-                if m.all_day.unwrap_or(false) {
-                    unclean.insert(s);
-                }
             }
         }
         for spans in starts_of_uid.values() {
@@ -200,7 +202,7 @@ fn single(m: &Meeting, tz: chrono_tz::Tz, n: usize, out: &mut String) {
         ));
     } else {
         lines.push(time_line("DTSTART", start, tz, n));
-        if n % 4 == 0 && start < end {
+        if n.is_multiple_of(4) && start < end {
             lines.push(format!("DURATION:PT{}S", end - start));
         } else {
             lines.push(time_line("DTEND", end, tz, n));

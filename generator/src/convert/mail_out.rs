@@ -48,7 +48,7 @@ fn date(sent_at: &str) -> String {
 }
 
 fn message(e: &Email, n: usize) -> String {
-    let eol = if n % 5 == 0 { "\r\n" } else { "\n" };
+    let eol = if n.is_multiple_of(5) { "\r\n" } else { "\n" };
     let mut m = String::new();
     m.push_str(&format!("Return-Path: <bounce@mail.example>{eol}"));
     m.push_str(&format!("Message-ID: {}{eol}", e.message_id));
