@@ -303,7 +303,7 @@ mod tests {
                 accounts: vec!["A".to_owned()],
                 ..Default::default()
             },
-            shards: vec![],
+            shard_groups: vec![],
             key_partitions: 1,
             account_partitions: 1,
         }

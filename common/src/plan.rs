@@ -64,8 +64,8 @@ pub struct RunContext {
     pub settings: TenantSettings,
     /// Resolution maps and accounts.
     pub directory: Directory,
-    /// Input shards.
-    pub shards: Vec<Shard>,
+    /// Input shards, grouped: one group per ingest job.
+    pub shard_groups: Vec<Vec<Shard>>,
     /// Partitions of the dedupe key space (aggregate and replies jobs).
     pub key_partitions: u32,
     /// Partitions of the sorted account list (reduce and score jobs).
@@ -154,16 +154,38 @@ impl Job {
 /// The jobs of one phase.
 pub fn jobs_of(phase: Phase, ctx: &RunContext) -> Vec<Job> {
     let n = match phase {
-        Phase::Ingest => ctx.shards.len() as u32,
+        Phase::Ingest => ctx.shard_groups.len() as u32,
         Phase::Aggregate | Phase::Replies => ctx.key_partitions,
         Phase::Reduce | Phase::Score => ctx.account_partitions,
     };
     (0..n).map(|part| Job { phase, part }).collect()
 }
 
-/// Splits files into shards of about `shard_bytes`; a file's shards cover it
-/// without gaps, and a [`Split::Whole`] file is one shard.
-pub fn plan_shards(files: &[InputFile], shard_bytes: u64) -> Vec<Shard> {
+/// Splits files into shards of about `shard_bytes` (a file's shards cover it
+/// without gaps, and a [`Split::Whole`] file is one shard), then groups
+/// consecutive shards into ingest jobs of at most `group_bytes`, so ten
+/// thousand `.eml` files make a few jobs, not ten thousand; a larger shard
+/// is a job of its own.
+pub fn plan_shards(files: &[InputFile], shard_bytes: u64, group_bytes: u64) -> Vec<Vec<Shard>> {
+    let mut groups: Vec<Vec<Shard>> = Vec::new();
+    let mut grouped = 0;
+    for shard in cut_files(files, shard_bytes) {
+        let bytes = shard.end - shard.start;
+        match groups.last_mut() {
+            Some(group) if grouped + bytes <= group_bytes => {
+                group.push(shard);
+                grouped += bytes;
+            }
+            _ => {
+                groups.push(vec![shard]);
+                grouped = bytes;
+            }
+        }
+    }
+    groups
+}
+
+fn cut_files(files: &[InputFile], shard_bytes: u64) -> Vec<Shard> {
     let mut shards = Vec::new();
     for f in files {
         let size = f.size;
@@ -274,19 +296,22 @@ mod tests {
             file("b.jsonl", Split::Lines, 0),
             file("c.ics", Split::Whole, 25),
         ];
-        let shards = plan_shards(&files, 10);
-        let ranges: Vec<_> = shards
+        let groups = plan_shards(&files, 10, 10);
+        let ranges: Vec<Vec<_>> = groups
             .iter()
-            .map(|s| (s.file.as_str(), s.start, s.end))
+            .map(|g| {
+                g.iter()
+                    .map(|s| (s.file.as_str(), s.start, s.end))
+                    .collect()
+            })
             .collect();
         assert_eq!(
             ranges,
             [
-                ("a.jsonl", 0, 10),
-                ("a.jsonl", 10, 20),
-                ("a.jsonl", 20, 25),
-                ("b.jsonl", 0, 0),
-                ("c.ics", 0, 25)
+                vec![("a.jsonl", 0, 10)],
+                vec![("a.jsonl", 10, 20)],
+                vec![("a.jsonl", 20, 25), ("b.jsonl", 0, 0)],
+                vec![("c.ics", 0, 25)]
             ]
         );
     }

@@ -55,7 +55,10 @@ pub struct PlanOptions {
 /// The run context of a new run of `tenant`.
 pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> RunContext {
     let total: u64 = tenant.files.iter().map(|f| f.size).sum();
-    let shards = plan_shards(&tenant.files, options.shard_bytes.unwrap_or(SHARD_BYTES));
+    let shard_bytes = options.shard_bytes.unwrap_or(SHARD_BYTES);
+    // Small files are grouped up to a sixteenth of a shard: enough to make
+    // thousands of .eml files a few jobs, not so much as to idle workers.
+    let shard_groups = plan_shards(&tenant.files, shard_bytes, (shard_bytes / 16).max(1));
     // Multiples of 4, so 1, 2 or 4 workers finish a phase's last round together.
     let size = options.job_size;
     let key_partitions = options
@@ -79,7 +82,7 @@ pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> Ru
         run_id: run_id.to_owned(),
         settings: tenant.settings.clone(),
         directory: tenant.tables.directory.clone(),
-        shards,
+        shard_groups,
         key_partitions,
         account_partitions,
     }

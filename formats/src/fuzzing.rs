@@ -6,6 +6,7 @@
 use rapport_common::directory::Directory;
 use rapport_common::ingest::ShardBytes;
 use rapport_common::tenant::Format;
+use rapport_common::time::days_from_civil;
 
 use crate::{ingest_shard, split_of, FormatContext};
 
@@ -17,8 +18,11 @@ pub fn run(format: Format, data: &[u8]) {
         ..Directory::default()
     };
     directory.domains.insert("example.com".to_owned(), 0);
+    // A run's range: a window of about two years around 2026.
     let ctx = FormatContext {
         key_partitions: 2,
+        expand_from: days_from_civil(2025, 1, 1) * 86_400,
+        expand_until: days_from_civil(2027, 1, 1) * 86_400,
         ..FormatContext::unbounded(&directory, chrono_tz::Europe::Stockholm)
     };
     let name = match format {

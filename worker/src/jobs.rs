@@ -123,26 +123,38 @@ async fn ingest(
     ctx: Arc<RunContext>,
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
-    let shard = ctx
-        .shards
+    let group = ctx
+        .shard_groups
         .get(part as usize)
         .cloned()
-        .ok_or_else(|| JobError::Permanent(format!("no shard {part} in the plan")))?;
+        .ok_or_else(|| JobError::Permanent(format!("no shard group {part} in the plan")))?;
     let run = ctx.run_id.clone();
     let c = ctx.clone();
     let out = blocking(move || -> Result<_, JobError> {
-        let data = read_shard(&shard)
-            .map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
-        let bytes = ShardBytes {
-            file: &shard.file,
-            offset: data.offset,
-            skip_first_line: shard.start > 0,
-            bytes: &data.bytes,
-            end: shard.end,
-            split: shard.split,
-        };
-        let out = ingest_shard(&bytes, shard.format, &FormatContext::of(&c));
-        Ok((out.partitions, out.rejects, out.counters))
+        let format_ctx = FormatContext::of(&c);
+        let mut partitions = vec![Vec::new(); c.key_partitions.max(1) as usize];
+        let mut rejects = Vec::new();
+        let mut counters = RunCounters::default();
+        for shard in &group {
+            let data = read_shard(shard).map_err(|e| {
+                JobError::Permanent(format!("cannot read input {}: {e}", shard.file))
+            })?;
+            let bytes = ShardBytes {
+                file: &shard.file,
+                offset: data.offset,
+                skip_first_line: shard.start > 0,
+                bytes: &data.bytes,
+                end: shard.end,
+                split: shard.split,
+            };
+            let out = ingest_shard(&bytes, shard.format, &format_ctx);
+            for (all, blob) in partitions.iter_mut().zip(out.partitions) {
+                all.extend_from_slice(&blob);
+            }
+            rejects.extend(out.rejects);
+            counters.merge(&out.counters);
+        }
+        Ok((partitions, rejects, counters))
     })
     .await??;
     let (partitions, rejects, counters) = out;

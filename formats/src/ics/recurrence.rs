@@ -10,8 +10,10 @@ use rrule::{RRule, Tz as RuleTz, Unvalidated};
 
 use super::values::parse_time;
 
-/// Most occurrences one rule yields in range (the crate's own cap).
-const MAX_OCCURRENCES: u16 = u16::MAX;
+/// Most occurrences one rule may step through, from its start to the end
+/// of the range: bounds the work a rule can cost (a `FREQ=SECONDLY` rule
+/// started decades before the window would otherwise take minutes).
+pub const MAX_STEPS: usize = 100_000;
 
 /// A day, in seconds: the margin around the requested range, as no zone
 /// is a day away from UTC.
@@ -38,8 +40,22 @@ pub fn expand(
     let (Some(lo), Some(hi)) = (bound(from - DAY), bound(until + DAY)) else {
         return Ok(Vec::new());
     };
-    let result = set.limit().after(lo).before(hi).all(MAX_OCCURRENCES);
-    Ok(result.dates.iter().map(|d| d.naive_utc()).collect())
+    let mut starts = Vec::new();
+    let mut steps = set.limit().into_iter();
+    for _ in 0..MAX_STEPS {
+        match steps.next() {
+            Some(d) if d >= hi => return Ok(starts),
+            Some(d) => {
+                if d >= lo {
+                    starts.push(d.naive_utc());
+                }
+            }
+            None => return Ok(starts),
+        }
+    }
+    Err(format!(
+        "more than {MAX_STEPS} occurrences up to the end of the range"
+    ))
 }
 
 /// Rewrites `UNTIL` as a local time written with `Z`, the frame the rule
@@ -114,6 +130,28 @@ mod tests {
         )
         .expect("expands");
         assert_eq!(starts.len(), 3);
+    }
+
+    #[test]
+    fn a_rule_too_frequent_to_reach_the_range_is_an_error_not_a_hang() {
+        let start = std::time::Instant::now();
+        let r = expand(
+            "FREQ=SECONDLY",
+            local("19900101T000000"),
+            epoch("20260101T000000"),
+            epoch("20270101T000000"),
+            |_| None,
+        );
+        assert!(r.is_err());
+        let r = expand(
+            "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30",
+            local("19900101T000000"),
+            epoch("20260101T000000"),
+            epoch("20270101T000000"),
+            |_| None,
+        );
+        assert_eq!(r, Ok(Vec::new()), "a rule with no occurrence at all");
+        assert!(start.elapsed().as_secs() < 20, "bounded work");
     }
 
     #[test]
