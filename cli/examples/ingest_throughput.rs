@@ -13,6 +13,10 @@ use rapport_coordinator::tenant_loader::load_tenant;
 use rapport_coordinator::PlanOptions;
 use rapport_formats::{ingest_shard, FormatContext};
 
+/// The allocator `rapport` itself uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let config = std::env::args()
         .nth(1)

@@ -77,13 +77,14 @@ pub fn records<'a>(shard: &ShardBytes<'a>) -> Vec<RawRecord<'a>> {
             pos = next_line(bytes, pos);
         }
     }
+    let from_lines = memchr::memmem::Finder::new(b"\nFrom ");
     while pos < bytes.len() && shard.offset + (pos as u64) < shard.end {
-        let mut end = next_line(bytes, pos);
-        if shard.split == Split::Messages {
-            while end < bytes.len() && !is_start(end) {
-                end = next_line(bytes, end);
-            }
-        }
+        let end = match shard.split {
+            Split::Messages => from_lines
+                .find(&bytes[pos..])
+                .map_or(bytes.len(), |i| pos + i + 1),
+            _ => next_line(bytes, pos),
+        };
         let record = &bytes[pos..end];
         let record = record.strip_suffix(b"\n").unwrap_or(record);
         if !record.iter().all(u8::is_ascii_whitespace) {
@@ -103,7 +104,7 @@ fn next_line(bytes: &[u8], pos: usize) -> usize {
 }
 
 fn memchr_newline(bytes: &[u8]) -> Option<usize> {
-    bytes.iter().position(|b| *b == b'\n')
+    memchr::memchr(b'\n', bytes)
 }
 
 /// Collects a shard's parsed records: stages them into key partitions and

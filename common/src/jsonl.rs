@@ -50,7 +50,7 @@ struct RawRecord<'a> {
     #[serde(borrow)]
     organizer: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    attendees: Option<SmallVec<[RawAttendee<'a>; 8]>>,
+    attendees: Option<Vec<RawAttendee<'a>>>,
     cancelled: Option<bool>,
     all_day: Option<bool>,
 }
@@ -95,8 +95,13 @@ pub fn parse_is_resource(kind: Option<&str>) -> Option<bool> {
 
 /// Parses one non-blank line.
 pub fn parse_line(line: &[u8], directory: &Directory) -> Result<StagedRecord, Rejection> {
-    match serde_json::from_slice::<RawRecord>(line) {
-        Ok(raw) => from_raw(raw, directory),
+    // One UTF-8 check for the line is cheaper than one per string field.
+    let parsed = match std::str::from_utf8(line) {
+        Ok(text) => serde_json::from_str::<RawRecord>(text),
+        Err(_) => serde_json::from_slice::<RawRecord>(line),
+    };
+    match parsed {
+        Ok(raw) => from_raw(&raw, directory),
         Err(_) => Err(classify(line)),
     }
 }
@@ -109,7 +114,7 @@ fn resolve(directory: &Directory, raw: &str, buf: &mut String) -> Option<Party> 
     normalise_into(raw, buf).then(|| directory.resolve(buf))
 }
 
-fn from_raw(raw: RawRecord, directory: &Directory) -> Result<StagedRecord, Rejection> {
+fn from_raw(raw: &RawRecord, directory: &Directory) -> Result<StagedRecord, Rejection> {
     match raw.kind.as_deref() {
         Some("email") => email(raw, directory).map(StagedRecord::Email),
         Some("meeting") => meeting(raw, directory).map(StagedRecord::Meeting),
@@ -117,7 +122,7 @@ fn from_raw(raw: RawRecord, directory: &Directory) -> Result<StagedRecord, Rejec
     }
 }
 
-fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection> {
+fn email(raw: &RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection> {
     let key = trimmed_non_empty(raw.message_id.as_ref())
         .map(email_key)
         .ok_or_else(|| Rejection::new(R::MissingMessageId, "message_id"))?;
@@ -132,11 +137,11 @@ fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection
         .as_deref()
         .and_then(|f| resolve(directory, f, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidSender, "from"))?;
-    let mut recipients: Vec<Party> = [raw.to, raw.cc, raw.bcc]
+    let mut recipients: Vec<Party> = [&raw.to, &raw.cc, &raw.bcc]
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|r| resolve(directory, &r, &mut buf))
+        .filter_map(|r| resolve(directory, r, &mut buf))
         .collect();
     tidy_parties(&mut recipients);
     let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref()).map(email_key);
@@ -149,7 +154,7 @@ fn email(raw: RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection
     })
 }
 
-fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
+fn meeting(raw: &RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
     let key = trimmed_non_empty(raw.uid.as_ref())
         .map(meeting_key)
         .ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
@@ -173,7 +178,7 @@ fn meeting(raw: RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejec
         .and_then(|o| resolve(directory, o, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
     let mut attendees = Vec::new();
-    for (i, a) in raw.attendees.unwrap_or_default().iter().enumerate() {
+    for (i, a) in raw.attendees.iter().flatten().enumerate() {
         let response = parse_status(a.status.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].status")))?;
         let resource = parse_is_resource(a.kind.as_deref())

@@ -129,6 +129,13 @@ pub fn is_line_delimited(head: &[u8]) -> bool {
 /// responses, one after another.
 pub fn parse(record: RawRecord, directory: &Directory, sink: &mut IngestSink) {
     let bytes = record.bytes;
+    // The common case, a record holding one value, in one pass.
+    if let Ok(text) = std::str::from_utf8(bytes) {
+        if let Ok(resource) = serde_json::from_str::<Resource>(text) {
+            let offset = record.offset + (bytes.len() - trim_start(bytes).len()) as u64;
+            return take_resource(resource, offset, bytes, record.offset, directory, sink);
+        }
+    }
     let mut pos = 0;
     while pos < bytes.len() {
         let mut stream =
@@ -178,10 +185,21 @@ fn parse_value(
     sink: &mut IngestSink,
 ) {
     let offset = base + offset_in(whole, raw.get()) as u64;
-    let resource = match serde_json::from_str::<Resource>(raw.get()) {
-        Ok(r) => r,
-        Err(_) => return sink.reject(offset, classify(raw.get())),
-    };
+    match serde_json::from_str::<Resource>(raw.get()) {
+        Ok(resource) => take_resource(resource, offset, whole, base, directory, sink),
+        Err(_) => sink.reject(offset, classify(raw.get())),
+    }
+}
+
+/// Stages or rejects a parsed resource, or the items of a list response.
+fn take_resource(
+    resource: Resource,
+    offset: u64,
+    whole: &[u8],
+    base: u64,
+    directory: &Directory,
+    sink: &mut IngestSink,
+) {
     if let Some(items) = resource.value {
         for item in items {
             parse_value(item, whole, base, directory, sink);

@@ -77,6 +77,22 @@ fn next_line(bytes: &[u8], pos: usize) -> usize {
     memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1)
 }
 
+/// The key of a `Message-ID` or `In-Reply-To` ([`message_id`]), without
+/// copying the common case: a one-line `<...>` token of valid UTF-8.
+fn message_key(value: &[u8]) -> Option<u128> {
+    if let Some(open) = memchr::memchr(b'<', value) {
+        if let Some(len) = memchr::memchr(b'>', &value[open..]) {
+            let token = &value[open..=open + len];
+            if !token.iter().any(|b| *b == b'\n' || *b == b'\r') {
+                if let Ok(token) = std::str::from_utf8(token) {
+                    return Some(email_key(token));
+                }
+            }
+        }
+    }
+    message_id(value).map(|id| email_key(&id))
+}
+
 /// A `Message-ID` or `In-Reply-To`: the first `<...>` token, brackets kept;
 /// where there is none, the trimmed value. Folding is removed first.
 fn message_id(value: &[u8]) -> Option<String> {
@@ -123,8 +139,7 @@ pub fn parse_headers(block: &[u8], directory: &Directory) -> Result<StagedEmail,
     }
     let key = wanted
         .message_id
-        .and_then(message_id)
-        .map(|id| email_key(&id))
+        .and_then(message_key)
         .ok_or_else(|| Rejection::new(R::MissingMessageId, "Message-ID"))?;
     let sent_at = wanted
         .date
@@ -149,10 +164,7 @@ pub fn parse_headers(block: &[u8], directory: &Directory) -> Result<StagedEmail,
         });
     }
     tidy_parties(&mut recipients);
-    let in_reply_to = wanted
-        .in_reply_to
-        .and_then(message_id)
-        .map(|id| email_key(&id));
+    let in_reply_to = wanted.in_reply_to.and_then(message_key);
     Ok(StagedEmail {
         key,
         sent_at,
