@@ -11,7 +11,6 @@ use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::aggregate::{aggregate, replies, Original, ReplyProbe};
 use rapport_common::counters::RunCounters;
-use rapport_common::ingest::ShardBytes;
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
 use rapport_common::record::{decode_staged, StagedRecord};
@@ -22,7 +21,7 @@ use rapport_common::score::Histograms;
 use crate::blob::{decode, encode};
 use rapport_formats::{ingest_shard, FormatContext};
 
-use crate::shard_reader::read_shard;
+use crate::shard_reader::{for_each_piece, PIECE_BYTES};
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -136,23 +135,15 @@ async fn ingest(
         let mut rejects = Vec::new();
         let mut counters = RunCounters::default();
         for shard in &group {
-            let data = read_shard(shard).map_err(|e| {
-                JobError::Permanent(format!("cannot read input {}: {e}", shard.file))
-            })?;
-            let bytes = ShardBytes {
-                file: &shard.file,
-                offset: data.offset,
-                skip_first_line: shard.start > 0,
-                bytes: &data.bytes,
-                end: shard.end,
-                split: shard.split,
-            };
-            let out = ingest_shard(&bytes, shard.format, &format_ctx);
-            for (all, blob) in partitions.iter_mut().zip(out.partitions) {
-                all.extend_from_slice(&blob);
-            }
-            rejects.extend(out.rejects);
-            counters.merge(&out.counters);
+            for_each_piece(shard, PIECE_BYTES, |bytes| {
+                let out = ingest_shard(bytes, shard.format, &format_ctx);
+                for (all, blob) in partitions.iter_mut().zip(out.partitions) {
+                    all.extend_from_slice(&blob);
+                }
+                rejects.extend(out.rejects);
+                counters.merge(&out.counters);
+            })
+            .map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
         }
         Ok((partitions, rejects, counters))
     })

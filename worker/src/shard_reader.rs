@@ -1,81 +1,126 @@
-//! Reads one shard of an input file: from the byte before its start (so the
-//! ingest step can tell whether its first record began in the previous
-//! shard) through the end of the last record starting before its end: the
-//! end of that line, or for mbox the start of the next `From ` line.
+//! Reads one shard of an input file as a stream of pieces, each ending at a
+//! record boundary, so memory stays flat however large the file: a piece is
+//! about [`PIECE_BYTES`] (more only when one record is larger).
+//!
+//! The first piece starts at the byte before the shard (so the ingest step
+//! can tell whether its first record began in the previous shard); the last
+//! ends after the last record starting before the shard's end: the end of
+//! that line, or for mbox the start of the next `From ` line. A file that is
+//! not cut ([`Split::Whole`]) is one piece.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 
+use rapport_common::ingest::ShardBytes;
 use rapport_common::plan::{Shard, Split};
 
-/// Bytes read past the end at a time while looking for the record's end.
-const OVERRUN_CHUNK: usize = 64 * 1024;
+/// Bytes read at a time.
+pub const PIECE_BYTES: usize = 8 * 1024 * 1024;
 
-/// The bytes of a shard and the file offset of the first one.
-pub struct ShardData {
-    /// File offset of `bytes[0]`.
-    pub offset: u64,
-    /// The bytes.
-    pub bytes: Vec<u8>,
+/// Reads the shard (blocking) and hands each piece to `each`.
+pub fn for_each_piece(
+    shard: &Shard,
+    piece_bytes: usize,
+    mut each: impl FnMut(&ShardBytes),
+) -> std::io::Result<()> {
+    let mut file = File::open(&shard.location)?;
+    let mut offset = shard.start.saturating_sub(1);
+    file.seek(SeekFrom::Start(offset))?;
+    if shard.split == Split::Whole {
+        let mut bytes = Vec::new();
+        file.take(shard.end - offset).read_to_end(&mut bytes)?;
+        check_length(bytes.len() as u64, shard.end - offset)?;
+        each(&piece(shard, offset, shard.start > 0, &bytes));
+        return Ok(());
+    }
+    let mut skip_first_line = shard.start > 0;
+    let mut buffer: Vec<u8> = Vec::with_capacity(piece_bytes + 1024);
+    let mut chunk = vec![0; piece_bytes.max(1)];
+    let mut at_eof = false;
+    loop {
+        // Fill the buffer to at least a piece, or to the end of the file.
+        while buffer.len() < piece_bytes && !at_eof {
+            let n = file.read(&mut chunk[..piece_bytes - buffer.len()])?;
+            at_eof = n == 0;
+            buffer.extend_from_slice(&chunk[..n]);
+        }
+        if at_eof {
+            check_length(offset + buffer.len() as u64, shard.end)?;
+        }
+        // Cut after the last record start in the buffer; with none (one
+        // record larger than a piece), read on.
+        let from = usize::from(skip_first_line);
+        let cut = match last_record_start(&buffer, from, shard.split) {
+            Some(cut) => cut,
+            None if at_eof => buffer.len(),
+            None => {
+                let n = file.read(&mut chunk)?;
+                at_eof = n == 0;
+                buffer.extend_from_slice(&chunk[..n]);
+                continue;
+            }
+        };
+        let cut_offset = offset + cut as u64;
+        let last = cut_offset >= shard.end || (at_eof && cut == buffer.len());
+        let view = ShardBytes {
+            end: shard.end.min(cut_offset),
+            ..piece(shard, offset, skip_first_line, &buffer[..cut])
+        };
+        each(&view);
+        if last {
+            return Ok(());
+        }
+        buffer.drain(..cut);
+        offset = cut_offset;
+        skip_first_line = false;
+    }
 }
 
-/// Reads the shard (blocking).
-pub fn read_shard(shard: &Shard) -> std::io::Result<ShardData> {
-    let mut file = File::open(&shard.location)?;
-    let offset = shard.start.saturating_sub(1);
-    file.seek(SeekFrom::Start(offset))?;
-    let len = shard.end - offset;
-    let mut bytes = Vec::with_capacity(len as usize + OVERRUN_CHUNK);
-    (&mut file).take(len).read_to_end(&mut bytes)?;
-    if (bytes.len() as u64) < len {
+fn piece<'a>(
+    shard: &'a Shard,
+    offset: u64,
+    skip_first_line: bool,
+    bytes: &'a [u8],
+) -> ShardBytes<'a> {
+    ShardBytes {
+        file: &shard.file,
+        offset,
+        skip_first_line,
+        bytes,
+        end: shard.end,
+        split: shard.split,
+    }
+}
+
+fn check_length(read: u64, expected: u64) -> std::io::Result<()> {
+    if read < expected {
         return Err(std::io::Error::new(
             std::io::ErrorKind::UnexpectedEof,
             "input file shrank while being read",
         ));
     }
-    if shard.split == Split::Whole || bytes.is_empty() {
-        return Ok(ShardData { offset, bytes });
-    }
-    // Search from the last byte of the shard: a record starting at or
-    // after `end` begins right after a newline at or after `end - 1`.
-    let mut search_from = bytes.len() - 1;
-    let mut chunk = vec![0; OVERRUN_CHUNK];
-    loop {
-        if let Some(cut) = record_end(&bytes, search_from, shard.split) {
-            bytes.truncate(cut);
-            break;
-        }
-        let n = file.read(&mut chunk)?;
-        if n == 0 {
-            break;
-        }
-        // Keep enough of the old bytes to see a `\nFrom ` across the seam.
-        search_from = bytes.len().saturating_sub(5).max(search_from);
-        bytes.extend_from_slice(&chunk[..n]);
-    }
-    Ok(ShardData { offset, bytes })
+    Ok(())
 }
 
-/// Where the record holding `bytes[from]` ends, if `bytes` shows it: just
-/// past the newline ending its line (`Lines`), or at the next line starting
-/// `From ` (`Messages`).
-fn record_end(bytes: &[u8], from: usize, split: Split) -> Option<usize> {
-    let mut pos = from;
-    while let Some(i) = bytes[pos..].iter().position(|b| *b == b'\n') {
-        let next = pos + i + 1;
-        match split {
-            Split::Messages => {
-                let rest = &bytes[next..];
-                if rest.starts_with(b"From ") {
-                    return Some(next);
-                }
-                if rest.len() < 5 && b"From ".starts_with(rest) {
-                    return None; // cannot tell yet
-                }
-            }
-            _ => return Some(next),
+/// The index of the last record start in `bytes` after index `from` (a line
+/// start; for mbox, one beginning `From `), if any.
+fn last_record_start(bytes: &[u8], from: usize, split: Split) -> Option<usize> {
+    let mut end = bytes.len();
+    while let Some(i) = memchr::memrchr(b'\n', &bytes[..end]) {
+        let start = i + 1;
+        if start <= from {
+            return None;
         }
-        pos = next;
+        let is_start = match split {
+            Split::Messages => bytes[start..].starts_with(b"From "),
+            _ => true,
+        };
+        // A line start at the very end may begin a record not yet read.
+        let complete = split != Split::Messages || bytes.len() - start >= 5;
+        if is_start && complete && start < bytes.len() {
+            return Some(start);
+        }
+        end = i;
     }
     None
 }
@@ -84,17 +129,73 @@ fn record_end(bytes: &[u8], from: usize, split: Split) -> Option<usize> {
 mod tests {
     use super::*;
 
+    use rapport_common::directory::Directory;
+    use rapport_common::tenant::Format;
+
     #[test]
-    fn a_line_ends_after_its_newline() {
-        assert_eq!(record_end(b"ab\ncd", 0, Split::Lines), Some(3));
-        assert_eq!(record_end(b"abcd", 0, Split::Lines), None);
+    fn the_last_record_start_is_found() {
+        assert_eq!(last_record_start(b"ab\ncd\nef", 0, Split::Lines), Some(6));
+        assert_eq!(last_record_start(b"ab\ncd\n", 0, Split::Lines), Some(3));
+        assert_eq!(last_record_start(b"abcd", 0, Split::Lines), None);
+        let text = b"From a\nx\n>From b\nFrom c\nbody\n";
+        assert_eq!(last_record_start(text, 0, Split::Messages), Some(17));
+        assert_eq!(
+            last_record_start(b"From a\nx\nFro", 0, Split::Messages),
+            None
+        );
+    }
+
+    /// Every record read once, whatever the shard cuts and piece sizes.
+    fn check_every_record_read_once(text: &str, format: Format, split: Split, expected: u64) {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, text).expect("written");
+        let size = text.len() as u64;
+        let directory = Directory::default();
+        let ctx = rapport_formats::FormatContext::unbounded(&directory, chrono_tz::UTC);
+        for shard_bytes in [50, 97, 300, size] {
+            for piece_bytes in [16, 100, 1000] {
+                let mut records = 0;
+                let mut start = 0;
+                while start < size {
+                    let shard = Shard {
+                        file: "f".to_owned(),
+                        location: path.display().to_string(),
+                        format,
+                        split,
+                        start,
+                        end: (start + shard_bytes).min(size),
+                    };
+                    for_each_piece(&shard, piece_bytes, |p| {
+                        records += rapport_formats::ingest_shard(p, format, &ctx)
+                            .counters
+                            .records;
+                    })
+                    .expect("read");
+                    start = shard.end;
+                }
+                assert_eq!(
+                    records, expected,
+                    "shards of {shard_bytes}, pieces of {piece_bytes}"
+                );
+            }
+        }
     }
 
     #[test]
-    fn a_message_ends_where_the_next_from_line_starts() {
-        let text = b"From a\nx\n>From b\nFrom c\n";
-        assert_eq!(record_end(text, 0, Split::Messages), Some(17));
-        assert_eq!(record_end(b"From a\nx\nFro", 0, Split::Messages), None);
-        assert_eq!(record_end(b"From a\nx\n", 0, Split::Messages), None);
+    fn pieces_of_jsonl_shards_read_every_line_once() {
+        let line = "{\"type\":\"email\",\"message_id\":\"<a>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}\n";
+        let text: String = (0..40)
+            .map(|i| if i % 7 == 3 { "\n" } else { line })
+            .collect();
+        let expected = text.lines().filter(|l| !l.is_empty()).count() as u64;
+        check_every_record_read_once(&text, Format::Jsonl, Split::Lines, expected);
+    }
+
+    #[test]
+    fn pieces_of_mbox_shards_read_every_message_once() {
+        let message = "From a@b.c Mon Jan  1 00:00:00 2026\nMessage-ID: <a>\nDate: Mon, 2 Mar 2026 09:15:00 +0000\nFrom: a@b.c\n\nbody\n>From quoted\nFrom-less\n\n";
+        let text = message.repeat(30);
+        check_every_record_read_once(&text, Format::Mbox, Split::Messages, 30);
     }
 }
