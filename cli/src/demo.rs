@@ -40,16 +40,18 @@ pub fn generate_command(args: GenerateArgs) -> Result<(), CliError> {
         emails: args.emails,
         meetings: args.meetings,
     };
-    let summary = generate(&options, &args.out).context("generate failed")?;
+    let mut summary = generate(&options, &args.out).context("generate failed")?;
+    let mut what = format!("{} activity lines", summary.lines);
     if let Some(target) = target {
         // Written as jsonl first, then converted in place.
         let config = args.out.join("tenant.toml");
-        convert_tenant(&config, &args.out, target).context("generate failed")?;
+        let converted = convert_tenant(&config, &args.out, target).context("generate failed")?;
         remove_jsonl(&args.out.join("activity")).context("generate failed")?;
+        what = format!("{} {} activity files", converted.files, args.format);
+        summary.bytes = converted.bytes;
     }
     eprintln!(
-        "rapport: wrote {} activity lines ({} emails, {} meetings, {:.1} MB) to {}",
-        summary.lines,
+        "rapport: wrote {what} ({} emails, {} meetings, {:.1} MB) to {}",
         summary.emails,
         summary.meetings,
         summary.bytes as f64 / 1e6,

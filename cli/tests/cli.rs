@@ -220,7 +220,7 @@ fn unknown_generate_format_is_bad_usage() {
         "--out",
         dir.path().to_str().expect("utf8"),
         "--format",
-        "graph",
+        "xml",
     ]);
     assert_eq!(o.status.code(), Some(2));
 }
@@ -228,4 +228,100 @@ fn unknown_generate_format_is_bad_usage() {
 #[test]
 fn missing_flag_is_bad_usage() {
     assert_eq!(rapport(&["run", "--out", "x"]).status.code(), Some(2));
+}
+
+fn rapport_with_log(args: &[&str], level: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rapport"))
+        .args(args)
+        .env("RAPPORT_LOG", level)
+        .output()
+        .expect("rapport runs")
+}
+
+fn run_tenant(config: &Path, out: &Path, level: &str) -> Output {
+    let o = rapport_with_log(
+        &[
+            "run",
+            "--config",
+            config.to_str().expect("utf8"),
+            "--out",
+            out.to_str().expect("utf8"),
+        ],
+        level,
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+/// The example converted to Graph and mail: the expected bytes, and not a
+/// subject, body, description, location or address in the most verbose logs.
+#[test]
+fn converted_examples_give_the_expected_output_and_log_no_content() {
+    for format in ["graph", "mail"] {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = example("stockholm").join("tenant.toml");
+        let o = rapport(&[
+            "generate",
+            "--from",
+            config.to_str().expect("utf8"),
+            "--format",
+            format,
+            "--out",
+            dir.path().join("tenant").to_str().expect("utf8"),
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = dir.path().join("out");
+        let o = run_tenant(&dir.path().join("tenant/tenant.toml"), &out, "trace");
+        for file in ["account_engagement.csv", "office_users.csv"] {
+            assert_eq!(
+                std::fs::read(out.join(file)).expect("actual"),
+                std::fs::read(example("stockholm").join("expected").join(file)).expect("expected"),
+                "{format}: {file}"
+            );
+        }
+        let logs = String::from_utf8_lossy(&o.stderr);
+        assert!(logs.contains("job done"), "trace logs are on");
+        assert!(
+            !logs.contains("CANARY"),
+            "{format}: content reached the logs"
+        );
+        assert!(
+            !logs.contains("@contoso.com") && !logs.contains("@acct"),
+            "{format}: an address reached the logs"
+        );
+    }
+}
+
+/// `generate --format`: the three formats of one seed give the same results.
+#[test]
+fn the_three_formats_of_one_seed_give_the_same_results() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut outputs = Vec::new();
+    for format in ["jsonl", "graph", "mail"] {
+        let tenant = dir.path().join(format);
+        let o = rapport(&[
+            "generate",
+            "--out",
+            tenant.to_str().expect("utf8"),
+            "--seed",
+            "9",
+            "--users",
+            "7",
+            "--accounts",
+            "15",
+            "--emails",
+            "900",
+            "--meetings",
+            "200",
+            "--format",
+            format,
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let out = dir.path().join(format!("{format}-out"));
+        run_tenant(&tenant.join("tenant.toml"), &out, "info");
+        outputs.push(std::fs::read(out.join("account_engagement.csv")).expect("output"));
+    }
+    assert!(outputs[0].len() > 1000, "a real result");
+    assert_eq!(outputs[0], outputs[1], "graph");
+    assert_eq!(outputs[0], outputs[2], "mail");
 }
