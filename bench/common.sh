@@ -6,6 +6,7 @@ PEER="$ROOT/../shared/bench/peer_duckdb.py"
 TENANT="$ROOT/bench/tenants/big"
 OUT="$ROOT/bench/out"
 mkdir -p "$OUT"
+python3 -c "import duckdb" 2>/dev/null || python3 -m pip install --quiet duckdb
 (cd "$ROOT" && cargo build --release -q)
 if [ ! -f "$TENANT/tenant.toml" ]; then
   # 2,000 users, 20,000 accounts: 1.51 M activity lines, 531 MB of jsonl.
