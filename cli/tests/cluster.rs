@@ -1,5 +1,5 @@
 //! The cluster as processes, against the real RabbitMQ and Redis: output
-//! equal to embedded with 1, 2 and 4 workers; killed workers and
+//! equal to embedded with 1, 2 and 4 workers; Graph and mail exports; killed workers and
 //! coordinators; cancel, rerun, invalid submits and SIGTERM.
 
 mod support;
@@ -30,6 +30,36 @@ fn cluster_output_equals_embedded_with_1_2_and_4_workers() {
         let (_, o) = cluster.submit(&config, &out, true);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         same(&expected, &out.join("account_engagement.csv"));
+    }
+}
+
+/// The examples written as Graph and as mail exports, through the cluster
+/// as processes: the expected bytes.
+#[test]
+fn cluster_reads_graph_and_mail_exports() {
+    let dir = tempfile::tempdir().expect("dir");
+    let cluster = Cluster::start(2);
+    for name in ["stockholm", "newyork"] {
+        for format in ["graph", "mail"] {
+            let tenant = dir.path().join(format!("{name}-{format}"));
+            let o = cluster.run(&[
+                "generate",
+                "--from",
+                example(name).to_str().expect("utf8"),
+                "--format",
+                format,
+                "--out",
+                tenant.to_str().expect("utf8"),
+            ]);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let out = dir.path().join(format!("{name}-{format}-out"));
+            let (_, o) = cluster.submit(&tenant.join("tenant.toml"), &out, true);
+            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+            let expected = example(name).parent().expect("dir").join("expected");
+            for file in ["account_engagement.csv", "office_users.csv"] {
+                same(&expected.join(file), &out.join(file));
+            }
+        }
     }
 }
 
