@@ -23,7 +23,9 @@ pub mod zones;
 
 use chrono_tz::Tz;
 use rapport_common::directory::Directory;
-use rapport_common::ingest::{ingest_jsonl, records, IngestOutput, IngestSink, ShardBytes};
+use rapport_common::ingest::{
+    ingest_jsonl, records, IngestOutput, IngestSink, RawRecord, ShardBytes,
+};
 use rapport_common::plan::{RunContext, Split};
 use rapport_common::tenant::Format;
 use rapport_common::time::days_from_civil;
@@ -71,13 +73,27 @@ impl<'a> FormatContext<'a> {
     }
 }
 
+/// A UTF-8 byte order mark, as Windows tools write at the start of a file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// A record without a leading byte order mark, its offset moved past it.
+fn without_bom(record: RawRecord) -> RawRecord {
+    match record.bytes.strip_prefix(BOM) {
+        Some(rest) => RawRecord {
+            offset: record.offset + BOM.len() as u64,
+            bytes: rest,
+        },
+        None => record,
+    }
+}
+
 /// Parses the records of a shard in its format.
 pub fn ingest_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext) -> IngestOutput {
     if format == Format::Jsonl {
         return ingest_jsonl(shard, ctx.directory, ctx.key_partitions);
     }
     let mut sink = IngestSink::new(shard.file, ctx.key_partitions);
-    for record in records(shard) {
+    for record in records(shard).into_iter().map(without_bom) {
         match format {
             Format::Jsonl => unreachable!("handled above"),
             Format::Graph => graph::parse(record, ctx.directory, &mut sink),
@@ -96,9 +112,43 @@ pub fn ingest_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext) -> 
 pub fn split_of(format: Format, name: &str, head: &[u8]) -> Split {
     match format {
         Format::Jsonl => Split::Lines,
-        Format::Graph if graph::is_line_delimited(head) => Split::Lines,
+        Format::Graph if graph::is_line_delimited(head.strip_prefix(BOM).unwrap_or(head)) => {
+            Split::Lines
+        }
         Format::Graph | Format::Ics => Split::Whole,
         Format::Mbox if name.to_ascii_lowercase().ends_with(".eml") => Split::Whole,
         Format::Mbox => Split::Messages,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read(format: Format, name: &str, text: &[u8]) -> IngestOutput {
+        let directory = Directory::default();
+        let ctx = FormatContext::unbounded(&directory, Tz::UTC);
+        let shard = ShardBytes {
+            file: name,
+            offset: 0,
+            skip_first_line: false,
+            bytes: text,
+            end: text.len() as u64,
+            split: split_of(format, name, text),
+        };
+        ingest_shard(&shard, format, &ctx)
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let ics = b"\xEF\xBB\xBFBEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:a\r\nDTSTART:20260303T100000Z\r\nDURATION:PT1H\r\nORGANIZER:mailto:a@b.c\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+        let out = read(Format::Ics, "c.ics", ics);
+        assert_eq!((out.staged, out.rejects.len()), (1, 0));
+        let graph = b"\xEF\xBB\xBF{\"internetMessageId\":\"<a>\",\"sentDateTime\":\"2026-03-02T08:15:00Z\",\"from\":{\"emailAddress\":{\"address\":\"a@b.c\"}}}\n";
+        let out = read(Format::Graph, "g.json", graph);
+        assert_eq!((out.staged, out.rejects.len()), (1, 0));
+        let eml = b"\xEF\xBB\xBFMessage-ID: <a>\r\nDate: Mon, 2 Mar 2026 09:15:00 +0000\r\nFrom: a@b.c\r\n\r\nbody\r\n";
+        let out = read(Format::Mbox, "m.eml", eml);
+        assert_eq!((out.staged, out.rejects.len()), (1, 0));
     }
 }
