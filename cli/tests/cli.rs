@@ -6,9 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn rapport(args: &[&str]) -> Output {
+    rapport_with_log(args, "debug")
+}
+
+fn rapport_with_log(args: &[&str], level: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rapport"))
         .args(args)
-        .env("RAPPORT_LOG", "debug")
+        .env("RAPPORT_LOG", level)
         .output()
         .expect("rapport runs")
 }
@@ -228,14 +232,6 @@ fn unknown_generate_format_is_bad_usage() {
 #[test]
 fn missing_flag_is_bad_usage() {
     assert_eq!(rapport(&["run", "--out", "x"]).status.code(), Some(2));
-}
-
-fn rapport_with_log(args: &[&str], level: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rapport"))
-        .args(args)
-        .env("RAPPORT_LOG", level)
-        .output()
-        .expect("rapport runs")
 }
 
 fn run_tenant(config: &Path, out: &Path, level: &str) -> Output {

@@ -132,9 +132,8 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
                 .unwrap_or(&path)
                 .to_string_lossy()
                 .replace('\\', "/");
-            let head = read_head(&path)?;
             files.push(ActivityFile {
-                split: split_of(source.format, &name, &head),
+                split: split_of(source.format, &name, || read_head(&path))?,
                 name,
                 location: path.display().to_string(),
                 format: source.format,

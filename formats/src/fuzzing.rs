@@ -3,6 +3,8 @@
 //! allows. Kept here so the regression tests (`formats/tests/fuzz_cases.rs`)
 //! run the same code on the crashes the fuzzers found.
 
+use std::convert::Infallible;
+
 use rapport_common::directory::Directory;
 use rapport_common::ingest::ShardBytes;
 use rapport_common::tenant::Format;
@@ -29,7 +31,7 @@ pub fn run(format: Format, data: &[u8]) {
         Format::Mbox => "fuzz.mbox",
         _ => "fuzz",
     };
-    let split = split_of(format, name, data);
+    let Ok(split) = split_of(format, name, || Ok::<_, Infallible>(data.to_vec()));
     let whole = ShardBytes {
         file: name,
         offset: 0,

@@ -1,22 +1,12 @@
 //! Tests of the Graph parser.
 
-use rapport_common::directory::{Directory, Party};
+use rapport_common::directory::Party;
 use rapport_common::ingest::{IngestOutput, IngestSink, RawRecord};
 use rapport_common::record::{decode_staged, email_key, meeting_key, StagedRecord};
 use rapport_common::reject::RejectReason as R;
 
 use super::*;
-
-fn directory() -> Directory {
-    let mut d = Directory {
-        accounts: vec!["FAB".to_owned()],
-        ..Directory::default()
-    };
-    d.domains.insert("fabrikam.com".to_owned(), 0);
-    d.org
-        .insert(rapport_common::address::person_id("anna@contoso.com"));
-    d
-}
+use crate::test_directory::directory;
 
 fn run(text: &str) -> (Vec<StagedRecord>, IngestOutput) {
     let mut sink = IngestSink::new("g.json", 1);

@@ -1,24 +1,14 @@
 //! Tests of the iCalendar reader: every construct INPUTS.md names, and the
 //! real Google export of `tests/data/realdata/calendar` (see SOURCES.md).
 
-use rapport_common::address::person_id;
-use rapport_common::directory::{Directory, Party};
+use rapport_common::directory::Party;
 use rapport_common::ingest::{IngestOutput, IngestSink, RawRecord};
 use rapport_common::record::{decode_staged, meeting_key, StagedMeeting, StagedRecord};
 use rapport_common::reject::RejectReason as R;
 use rapport_common::time::days_from_civil;
 
 use super::*;
-
-fn directory() -> Directory {
-    let mut d = Directory {
-        accounts: vec!["FAB".to_owned()],
-        ..Directory::default()
-    };
-    d.domains.insert("fabrikam.com".to_owned(), 0);
-    d.org.insert(person_id("anna@contoso.com"));
-    d
-}
+use crate::test_directory::directory;
 
 /// Runs a calendar with the range [from, until) given as dates.
 fn run(

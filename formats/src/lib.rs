@@ -19,6 +19,8 @@ pub mod graph;
 pub mod ics;
 pub mod mail;
 pub mod mbox;
+#[cfg(test)]
+mod test_directory;
 pub mod zones;
 
 use chrono_tz::Tz;
@@ -104,37 +106,49 @@ pub fn ingest_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext) -> 
     sink.finish()
 }
 
-/// Where a file of `format` named `name`, starting with `head`, may be cut:
-/// jsonl by lines; Graph by lines when its first line is a whole resource
-/// (Data Connect), else whole (list responses may span lines); mbox by
-/// messages, `.eml` and iCalendar whole (an override may sit anywhere in
-/// the file).
-pub fn split_of(format: Format, name: &str, head: &[u8]) -> Split {
-    match format {
+/// Where a file of `format` named `name` may be cut: jsonl by lines; Graph
+/// by lines when its first line is a whole resource (Data Connect), else
+/// whole (list responses may span lines); mbox by messages, `.eml` and
+/// iCalendar whole (an override may sit anywhere in the file). `head` reads
+/// the file's first bytes; only Graph needs them.
+pub fn split_of<E>(
+    format: Format,
+    name: &str,
+    head: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<Split, E> {
+    Ok(match format {
         Format::Jsonl => Split::Lines,
-        Format::Graph if graph::is_line_delimited(head.strip_prefix(BOM).unwrap_or(head)) => {
-            Split::Lines
+        Format::Graph => {
+            let head = head()?;
+            if graph::is_line_delimited(head.strip_prefix(BOM).unwrap_or(&head)) {
+                Split::Lines
+            } else {
+                Split::Whole
+            }
         }
-        Format::Graph | Format::Ics => Split::Whole,
+        Format::Ics => Split::Whole,
         Format::Mbox if name.to_ascii_lowercase().ends_with(".eml") => Split::Whole,
         Format::Mbox => Split::Messages,
-    }
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
     use super::*;
 
     fn read(format: Format, name: &str, text: &[u8]) -> IngestOutput {
         let directory = Directory::default();
         let ctx = FormatContext::unbounded(&directory, Tz::UTC);
+        let Ok(split) = split_of(format, name, || Ok::<_, Infallible>(text.to_vec()));
         let shard = ShardBytes {
             file: name,
             offset: 0,
             skip_first_line: false,
             bytes: text,
             end: text.len() as u64,
-            split: split_of(format, name, text),
+            split,
         };
         ingest_shard(&shard, format, &ctx)
     }

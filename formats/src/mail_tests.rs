@@ -1,21 +1,12 @@
 //! Tests of the header reader.
 
 use rapport_common::address::person_id;
-use rapport_common::directory::{Directory, Party};
+use rapport_common::directory::Party;
 use rapport_common::record::email_key;
 use rapport_common::reject::RejectReason as R;
 
 use super::*;
-
-fn directory() -> Directory {
-    let mut d = Directory {
-        accounts: vec!["FAB".to_owned()],
-        ..Directory::default()
-    };
-    d.domains.insert("fabrikam.com".to_owned(), 0);
-    d.org.insert(person_id("anna@contoso.com"));
-    d
-}
+use crate::test_directory::directory;
 
 fn parse(block: &str) -> Result<StagedEmail, Rejection> {
     parse_headers(block.as_bytes(), &directory())

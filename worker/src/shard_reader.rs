@@ -34,15 +34,14 @@ pub fn for_each_piece(
         return Ok(());
     }
     let mut skip_first_line = shard.start > 0;
+    let piece_bytes = piece_bytes.max(1);
     let mut buffer: Vec<u8> = Vec::with_capacity(piece_bytes + 1024);
-    let mut chunk = vec![0; piece_bytes.max(1)];
     let mut at_eof = false;
     loop {
         // Fill the buffer to at least a piece, or to the end of the file.
-        while buffer.len() < piece_bytes && !at_eof {
-            let n = file.read(&mut chunk[..piece_bytes - buffer.len()])?;
-            at_eof = n == 0;
-            buffer.extend_from_slice(&chunk[..n]);
+        if buffer.len() < piece_bytes && !at_eof {
+            let want = piece_bytes - buffer.len();
+            at_eof = read_more(&mut file, &mut buffer, want)?;
         }
         if at_eof {
             check_length(offset + buffer.len() as u64, shard.end)?;
@@ -54,9 +53,7 @@ pub fn for_each_piece(
             Some(cut) => cut,
             None if at_eof => buffer.len(),
             None => {
-                let n = file.read(&mut chunk)?;
-                at_eof = n == 0;
-                buffer.extend_from_slice(&chunk[..n]);
+                at_eof = read_more(&mut file, &mut buffer, piece_bytes)?;
                 continue;
             }
         };
@@ -74,6 +71,13 @@ pub fn for_each_piece(
         offset = cut_offset;
         skip_first_line = false;
     }
+}
+
+/// Appends up to `want` bytes of `file` to `buffer`, straight into its spare
+/// capacity; returns true when the file ended first.
+fn read_more(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
+    let read = file.take(want as u64).read_to_end(buffer)?;
+    Ok(read < want)
 }
 
 fn piece<'a>(

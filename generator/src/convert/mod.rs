@@ -21,6 +21,7 @@ pub mod mail_out;
 use std::path::{Path, PathBuf};
 
 use canonical::{read_file, Item};
+use rapport_common::tenant::{parse_toml, Format};
 
 /// An export format other than `jsonl`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +60,11 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> ConvertError + '_ {
     }
 }
 
-/// The tenant's zone and the `[tenant]` table, from its `tenant.toml`.
+/// What the converter needs of a `tenant.toml`, read by the same parser
+/// as `rapport run`: the whole configuration (to write it back with new
+/// inputs), the zone, the three tables and the activity files.
 struct Source {
-    tenant_table: String,
+    config: toml::Table,
     timezone: chrono_tz::Tz,
     tables: [String; 3],
     activity: Vec<PathBuf>,
@@ -69,68 +72,67 @@ struct Source {
 
 fn read_source(config: &Path) -> Result<Source, ConvertError> {
     let text = std::fs::read_to_string(config).map_err(io(config))?;
-    let bad = |message: &str| ConvertError::Tenant {
+    let bad = |message: String| ConvertError::Tenant {
         path: config.display().to_string(),
-        message: message.to_owned(),
+        message,
     };
-    let value: toml::Table = text.parse().map_err(|_| bad("not TOML"))?;
-    let tenant = value
-        .get("tenant")
-        .and_then(|t| t.as_table())
-        .ok_or_else(|| bad("no [tenant]"))?;
-    let timezone = tenant
-        .get("timezone")
-        .and_then(|t| t.as_str())
+    let raw = parse_toml(&text).map_err(|e| bad(e.to_string()))?;
+    let timezone = raw
+        .tenant
+        .timezone
+        .as_deref()
         .unwrap_or("UTC")
         .parse()
-        .map_err(|_| bad("unknown timezone"))?;
-    let inputs = value
-        .get("inputs")
-        .and_then(|t| t.as_table())
-        .ok_or_else(|| bad("no [inputs]"))?;
-    let table = |name: &str| {
-        inputs
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-            .ok_or_else(|| bad(&format!("no inputs.{name}")))
-    };
+        .map_err(|_| bad("tenant.timezone: unknown time zone".to_owned()))?;
     let base = config.parent().unwrap_or(Path::new("."));
     let mut activity = Vec::new();
-    for source in inputs
-        .get("activity")
-        .and_then(|a| a.as_array())
-        .into_iter()
-        .flatten()
-    {
-        if source.get("format").and_then(|f| f.as_str()) != Some("jsonl") {
-            return Err(bad("only jsonl activity can be converted"));
+    for source in &raw.inputs.activity {
+        if source.format != Format::Jsonl {
+            return Err(bad("only jsonl activity can be converted".to_owned()));
         }
-        let pattern = source
-            .get("path")
-            .and_then(|p| p.as_str())
-            .ok_or_else(|| bad("activity without path"))?;
-        let pattern = base.join(pattern).display().to_string();
+        let pattern = base.join(&source.path).display().to_string();
         let mut matched: Vec<PathBuf> = glob::glob(&pattern)
-            .map_err(|_| bad("invalid glob"))?
+            .map_err(|e| bad(format!("invalid glob: {e}")))?
             .filter_map(Result::ok)
             .collect();
         matched.sort();
         activity.extend(matched);
     }
-    let mut tenant_table = toml::Table::new();
-    tenant_table.insert("tenant".to_owned(), toml::Value::Table(tenant.clone()));
     Ok(Source {
-        tenant_table: toml::to_string(&tenant_table).map_err(|_| bad("unwritable [tenant]"))?,
+        config: text.parse().map_err(|_| bad("not TOML".to_owned()))?,
         timezone,
         tables: [
-            table("org_users")?,
-            table("contacts")?,
-            table("account_domains")?,
+            raw.inputs.org_users,
+            raw.inputs.contacts,
+            raw.inputs.account_domains,
         ],
         activity,
     })
 }
+
+/// The source configuration with its `[inputs]` replaced: the copied
+/// tables, and `activity` of the given (format, path) pairs.
+fn converted_config(mut config: toml::Table, activity: &[(&str, &str)]) -> toml::Table {
+    let mut inputs = toml::Table::new();
+    for (key, file) in TABLE_KEYS.iter().zip(TABLE_FILES) {
+        inputs.insert((*key).to_owned(), file.into());
+    }
+    let sources = activity
+        .iter()
+        .map(|(format, path)| {
+            let mut source = toml::Table::new();
+            source.insert("format".to_owned(), (*format).into());
+            source.insert("path".to_owned(), (*path).into());
+            toml::Value::Table(source)
+        })
+        .collect::<Vec<_>>();
+    inputs.insert("activity".to_owned(), toml::Value::Array(sources));
+    config.insert("inputs".to_owned(), toml::Value::Table(inputs));
+    config
+}
+
+const TABLE_KEYS: [&str; 3] = ["org_users", "contacts", "account_domains"];
+const TABLE_FILES: [&str; 3] = ["org_users.csv", "contacts.csv", "account_domains.csv"];
 
 /// What a conversion wrote.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -152,8 +154,7 @@ pub fn convert_tenant(
     let base = config.parent().unwrap_or(Path::new("."));
     let activity_dir = out.join("activity");
     std::fs::create_dir_all(&activity_dir).map_err(io(&activity_dir))?;
-    let names = ["org_users.csv", "contacts.csv", "account_domains.csv"];
-    for (table, name) in source.tables.iter().zip(names) {
+    for (table, name) in source.tables.iter().zip(TABLE_FILES) {
         let from = base.join(table);
         let to = out.join(name);
         if std::fs::canonicalize(&from).ok() != std::fs::canonicalize(&to).ok() {
@@ -172,13 +173,13 @@ pub fn convert_tenant(
     let mut written = Writer {
         summary: ConvertSummary::default(),
     };
-    let activity_toml = match format {
+    let activity = match format {
         TargetFormat::Graph => {
             for (i, (stem, items)) in mailboxes.iter().enumerate() {
                 let text = graph_out::write_file(items, source.timezone, i % 3 == 2);
                 written.file(&activity_dir.join(format!("{stem}.json")), text.as_bytes())?;
             }
-            "[[inputs.activity]]\nformat = \"graph\"\npath = \"activity/*.json\"\n".to_owned()
+            vec![("graph", "activity/*.json")]
         }
         TargetFormat::Mail => {
             let eml_dir = activity_dir.join("eml");
@@ -194,17 +195,20 @@ pub fn convert_tenant(
                 let ics = ics_out::write_calendar(items, source.timezone, &series);
                 written.file(&activity_dir.join(format!("{stem}.ics")), ics.as_bytes())?;
             }
-            "[[inputs.activity]]\nformat = \"mbox\"\npath = \"activity/*.mbox\"\n\n\
-[[inputs.activity]]\nformat = \"mbox\"\npath = \"activity/eml/*.eml\"\n\n\
-[[inputs.activity]]\nformat = \"ics\"\npath = \"activity/*.ics\"\n"
-                .to_owned()
+            vec![
+                ("mbox", "activity/*.mbox"),
+                ("mbox", "activity/eml/*.eml"),
+                ("ics", "activity/*.ics"),
+            ]
         }
     };
-    let toml = format!(
-        "{}\n[inputs]\norg_users = \"org_users.csv\"\ncontacts = \"contacts.csv\"\naccount_domains = \"account_domains.csv\"\n\n{activity_toml}",
-        source.tenant_table
-    );
     let config_out = out.join("tenant.toml");
+    let toml = toml::to_string(&converted_config(source.config, &activity)).map_err(|e| {
+        ConvertError::Tenant {
+            path: config_out.display().to_string(),
+            message: e.to_string(),
+        }
+    })?;
     std::fs::write(&config_out, toml).map_err(io(&config_out))?;
     Ok(written.summary)
 }
