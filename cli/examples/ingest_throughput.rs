@@ -35,6 +35,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let from = shard.start.saturating_sub(1) as usize;
         let view = ShardBytes {
             file: &shard.file,
+            shard: Default::default(),
             offset: from as u64,
             skip_first_line: shard.start > 0,
             bytes: &bytes[from..],

@@ -9,8 +9,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use rapport_common::aggregate::aggregate;
 use rapport_common::ingest::ShardBytes;
+use rapport_common::merge::{conflicts, sort_copies, Winners};
 use rapport_common::plan::Split;
-use rapport_common::record::{decode_staged, StagedRecord};
+use rapport_common::record::{decode_staged, StagedCopy};
 use rapport_common::tenant::Format;
 use rapport_coordinator::{load_tenant, plan_run, PlanOptions};
 use rapport_formats::{ingest_shard, FormatContext};
@@ -48,6 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let format_ctx = FormatContext::of(&ctx);
     for (name, format, split, data) in &files {
         let shard = ShardBytes {
+            shard: Default::default(),
             file: name,
             offset: 0,
             skip_first_line: false,
@@ -71,12 +73,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let t = Instant::now();
-    let decoded: Vec<Vec<StagedRecord>> = partitions
+    let decoded: Vec<Vec<StagedCopy>> = partitions
         .iter()
         .map(|b| {
-            let mut records = Vec::new();
-            decode_staged(b, &mut records).expect("decodes");
-            records
+            let mut copies = Vec::new();
+            decode_staged(b, &mut copies).expect("decodes");
+            sort_copies(&mut copies);
+            assert!(conflicts(&copies).is_empty(), "a tie to read again");
+            copies
         })
         .collect();
     println!("decode staged: {:.2} s", t.elapsed().as_secs_f64());
@@ -84,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     let outs: Vec<_> = decoded
         .into_iter()
-        .map(|records| aggregate(records, &ctx))
+        .map(|copies| aggregate(copies, &Winners::default(), &ctx).expect("merges"))
         .collect();
     println!("aggregate: {:.2} s", t.elapsed().as_secs_f64());
     let entries: usize = outs[0].partials.iter().map(|p| p.periods.len()).sum();

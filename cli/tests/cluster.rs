@@ -4,8 +4,11 @@
 
 mod support;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
+
+use rapport_tests::secrets::{find_in, secrets_of};
 
 use rapport_backend::rabbit_queue::RabbitQueue;
 use support::*;
@@ -33,12 +36,15 @@ fn cluster_output_equals_embedded_with_1_2_and_4_workers() {
     }
 }
 
-/// The examples written as Graph and as mail exports, through the cluster
-/// as processes: the expected bytes.
+/// The examples written as Graph and as mail exports, and the tenant
+/// whose copies tie (read again for their text), through the cluster as
+/// processes: the expected bytes, and not an address, message id, uid or
+/// subject of the inputs in the coordinator's and workers' trace logs.
 #[test]
-fn cluster_reads_graph_and_mail_exports() {
+fn cluster_reads_graph_and_mail_exports_and_logs_no_secret() {
     let dir = tempfile::tempdir().expect("dir");
-    let cluster = Cluster::start(2);
+    let cluster = Cluster::start_logged(2);
+    let mut tenants = Vec::new();
     for name in ["stockholm", "newyork"] {
         for format in ["graph", "mail"] {
             let tenant = dir.path().join(format!("{name}-{format}"));
@@ -52,13 +58,29 @@ fn cluster_reads_graph_and_mail_exports() {
                 tenant.to_str().expect("utf8"),
             ]);
             assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-            let out = dir.path().join(format!("{name}-{format}-out"));
-            let (_, o) = cluster.submit(&tenant.join("tenant.toml"), &out, true);
-            assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
             let expected = example(name).parent().expect("dir").join("expected");
-            for file in ["account_engagement.csv", "office_users.csv"] {
+            tenants.push((tenant, expected));
+        }
+    }
+    let ties = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/ties");
+    tenants.push((ties.clone(), ties.join("expected")));
+    for (i, (tenant, expected)) in tenants.iter().enumerate() {
+        let out = dir.path().join(format!("out-{i}"));
+        let (_, o) = cluster.submit(&tenant.join("tenant.toml"), &out, true);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        for file in ["account_engagement.csv", "office_users.csv"] {
+            if expected.join(file).exists() {
                 same(&expected.join(file), &out.join(file));
             }
+        }
+    }
+    let logs = cluster.logs();
+    assert!(logs.contains("job done"), "trace logs are on");
+    assert!(!logs.contains("CANARY"), "a subject reached the logs");
+    for (tenant, _) in &tenants {
+        let secrets = secrets_of(tenant);
+        if let Some(secret) = find_in(&logs, &secrets) {
+            panic!("{secret:?} of {tenant:?} reached the logs");
         }
     }
 }

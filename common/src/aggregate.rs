@@ -1,6 +1,7 @@
-//! The aggregate step of one key partition: dedupe copies, keep the window,
-//! apply the rules, and emit partials by account partition, reply probes by
-//! key partition of the original, and the originals this partition holds.
+//! The aggregate step of one key partition: merge copies ([`crate::merge`]),
+//! keep the window, apply the rules, and emit partials by account
+//! partition, reply probes by key partition of the original, and the
+//! originals this partition holds.
 
 use rustc_hash::FxHashMap;
 
@@ -8,10 +9,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::counters::RunCounters;
 use crate::directory::{AccountIdx, Party};
+use crate::merge::{merge, MergeError, Winners};
 use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial, Timeline};
 use crate::period::Level;
 use crate::plan::RunContext;
-use crate::record::{partition_bits, RecordKey, StagedEmail, StagedMeeting, StagedRecord};
+use crate::record::{
+    partition_bits, RecordKey, StagedCopy, StagedEmail, StagedMeeting, StagedRecord,
+};
 use crate::rules::{interactions, Interaction};
 use crate::time::{Day, LocalDays};
 
@@ -48,16 +52,6 @@ pub struct AggregateOutput {
     pub originals: Vec<Original>,
     /// Duplicates, window, counted.
     pub counters: RunCounters,
-}
-
-/// Keeps one copy per key: the least in the records' total order, so the
-/// choice depends neither on file order nor on how shards were cut.
-pub fn dedupe(mut records: Vec<StagedRecord>) -> (Vec<StagedRecord>, u64) {
-    records.sort_unstable();
-    let before = records.len() as u64;
-    records.dedup_by(|later, earlier| later.key() == earlier.key());
-    let after = records.len() as u64;
-    (records, before - after)
 }
 
 /// A partial under construction: hash maps, lists unsorted.
@@ -114,13 +108,20 @@ fn add_interaction(agg: &mut Builder, i: &Interaction, day: Day, meeting_seconds
     }
 }
 
-/// Runs the aggregate step over every staged record of one key partition.
-pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutput {
+/// Runs the aggregate step over every staged copy of one key partition,
+/// sorted by [`crate::merge::sort_copies`]; `winners` decides the
+/// partition's conflicts.
+pub fn aggregate(
+    copies: Vec<StagedCopy>,
+    winners: &Winners,
+    ctx: &RunContext,
+) -> Result<AggregateOutput, MergeError> {
     let window = ctx.window();
     let mut local_days = LocalDays::new(ctx.settings.tz());
-    let (records, duplicates) = dedupe(records);
+    let merged = merge(copies, winners)?;
+    let records = merged.records;
     let mut counters = RunCounters {
-        duplicates,
+        duplicates: merged.duplicates,
         ..RunCounters::default()
     };
     let mut all = Builder::default();
@@ -144,7 +145,7 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
             }
             StagedRecord::Meeting(m) => {
                 // Cancelled and all-day meetings are ignored wherever they fall.
-                if m.ignored {
+                if m.is_ignored() {
                     counters.ignored_meetings += 1;
                     continue;
                 }
@@ -161,12 +162,12 @@ pub fn aggregate(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutpu
     originals.sort_unstable();
     probes.iter_mut().for_each(|p| p.sort_unstable());
     let partials = all.split(ctx.account_partitions, |a| ctx.account_partition(a));
-    AggregateOutput {
+    Ok(AggregateOutput {
         partials,
         probes,
         originals,
         counters,
-    }
+    })
 }
 
 fn email(
@@ -198,7 +199,7 @@ fn email(
 }
 
 fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCounters) {
-    let found = interactions(m.organizer, &m.attendees);
+    let found = interactions(m.organizer, &m.participants());
     if found.is_empty() {
         counters.meetings_without_account += 1;
         return;
@@ -253,40 +254,17 @@ fn period_starts(day: Day) -> [Day; 3] {
 mod tests {
     use super::*;
 
-    fn email(key: &str, sent_at: i64, recipients: Vec<Party>) -> StagedRecord {
-        StagedRecord::Email(StagedEmail {
-            key: crate::record::email_key(key),
-            sent_at,
-            sender: Party::Org(1),
-            recipients,
-            in_reply_to: None,
-        })
-    }
-
-    #[test]
-    fn duplicates_are_counted_once_whatever_their_order() {
-        let a = email("<m1>", 10, vec![Party::Account(0, 5)]);
-        let b = email("<m1>", 10, vec![Party::Account(0, 5), Party::Account(0, 6)]);
-        let c = email("<m2>", 10, vec![]);
-        let (kept, dropped) = dedupe(vec![b.clone(), c.clone(), a.clone()]);
-        assert_eq!(dropped, 1);
-        let (kept2, _) = dedupe(vec![a.clone(), b, c]);
-        assert_eq!(kept, kept2);
-        assert_eq!(kept.len(), 2);
-    }
-
-    #[test]
-    fn meetings_and_emails_with_the_same_id_are_not_duplicates() {
-        let m = StagedRecord::Meeting(StagedMeeting {
-            key: crate::record::meeting_key("<m1>"),
-            start: 0,
-            end: 60,
-            organizer: Party::Org(1),
-            attendees: vec![],
-            ignored: false,
-        });
-        let (kept, dropped) = dedupe(vec![email("<m1>", 10, vec![]), m]);
-        assert_eq!((kept.len(), dropped), (2, 0));
+    /// Runs the aggregate step over records (each its own copy, no conflicts).
+    fn run(records: Vec<StagedRecord>, ctx: &RunContext) -> AggregateOutput {
+        let mut copies: Vec<StagedCopy> = records
+            .into_iter()
+            .map(|record| StagedCopy {
+                source: crate::record::SourceRef::default(),
+                record,
+            })
+            .collect();
+        crate::merge::sort_copies(&mut copies);
+        aggregate(copies, &Winners::default(), ctx).expect("merges")
     }
 
     fn ctx(timezone: &str) -> RunContext {
@@ -313,14 +291,18 @@ mod tests {
         crate::time::parse_rfc3339(text).expect("timestamp")
     }
 
-    fn meeting(uid: &str, start: &str, end: &str, ignored: bool) -> StagedRecord {
+    fn meeting(uid: &str, start: &str, end: &str, cancelled: bool) -> StagedRecord {
         StagedRecord::Meeting(StagedMeeting {
             key: crate::record::meeting_key(uid),
             start: at(start),
             end: at(end),
             organizer: Party::Org(1),
-            attendees: vec![Party::Account(0, 7)],
-            ignored,
+            attendees: vec![crate::record::Attendee {
+                party: Party::Account(0, 7),
+                excluded: false,
+            }],
+            cancelled,
+            all_day: false,
         })
     }
 
@@ -336,7 +318,7 @@ mod tests {
 
     #[test]
     fn cancelled_and_all_day_meetings_are_ignored() {
-        let out = aggregate(
+        let out = run(
             vec![
                 meeting("a", "2026-03-03T10:00:00Z", "2026-03-03T10:30:00Z", true),
                 meeting("b", "2026-03-04T10:00:00Z", "2026-03-04T10:30:00Z", false),
@@ -354,7 +336,7 @@ mod tests {
     fn meeting_duration_is_elapsed_time_across_a_daylight_saving_change() {
         // Stockholm springs forward at 02:00 on 2026-03-29: 01:30 to 03:30
         // local is one real hour.
-        let out = aggregate(
+        let out = run(
             vec![meeting(
                 "dst",
                 "2026-03-29T01:30:00+01:00",
@@ -368,7 +350,7 @@ mod tests {
 
     #[test]
     fn records_outside_the_window_do_not_count_but_rows_start_at_their_period() {
-        let out = aggregate(
+        let out = run(
             vec![
                 meeting("old", "2025-06-30T12:00:00Z", "2025-06-30T13:00:00Z", false),
                 meeting(
@@ -414,7 +396,7 @@ mod tests {
 
     fn reply_seconds(records: Vec<StagedRecord>) -> (i64, u32) {
         let c = ctx("UTC");
-        let out = aggregate(records, &c);
+        let out = run(records, &c);
         let probes: Vec<ReplyProbe> = out.probes.concat();
         let (partial, _) = replies(&out.originals, &probes);
         partial

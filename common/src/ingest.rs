@@ -1,13 +1,20 @@
 //! The ingest step of one shard, format-independent: cut its bytes into
 //! records at the format's record boundaries ([`Split`]), and collect what
-//! a parser makes of them ([`IngestSink`]): staged records routed to key
-//! partitions, and rejects with their file and byte offset.
+//! a parser makes of them ([`IngestSink`]): staged copies routed to key
+//! partitions, each with the record it came from, and rejects with their
+//! file and byte offset. The same sink, capturing, reads a tie's copies
+//! again with their text ([`crate::merge`]).
+
+use rustc_hash::FxHashSet;
 
 use crate::counters::RunCounters;
 use crate::directory::Directory;
 use crate::jsonl;
+use crate::merge::CopyKey;
 use crate::plan::{key_partition, Split};
-use crate::record::{encode_staged, StagedRecord};
+use crate::record::{
+    encode_staged, ParsedCopy, ShardId, SourceRef, StagedCopy, StagedRecord, TieStrings,
+};
 use crate::reject::{RejectLine, Rejection};
 
 /// What one shard produced.
@@ -28,6 +35,8 @@ pub struct IngestOutput {
 pub struct ShardBytes<'a> {
     /// The file as reported.
     pub file: &'a str,
+    /// The shard of the plan these bytes belong to.
+    pub shard: ShardId,
     /// File offset of `bytes[0]`.
     pub offset: u64,
     /// True when `bytes[0]` is the byte before the shard (`start > 0`): a
@@ -108,19 +117,33 @@ fn memchr_newline(bytes: &[u8]) -> Option<usize> {
 }
 
 /// Collects a shard's parsed records: stages them into key partitions and
-/// counts and lists rejects.
+/// counts and lists rejects; or, capturing, keeps the wanted copies with
+/// their text and stages nothing.
 pub struct IngestSink<'a> {
     file: &'a str,
+    shard: ShardId,
     key_partitions: u32,
+    /// File offset of the record being read: the source of what it stages.
+    record: u64,
+    capture: Option<Capture>,
     out: IngestOutput,
 }
 
+/// The copies of some records, read again with their text.
+struct Capture {
+    wanted: FxHashSet<CopyKey>,
+    found: Vec<(StagedRecord, TieStrings)>,
+}
+
 impl<'a> IngestSink<'a> {
-    /// An empty sink for records of `file`.
-    pub fn new(file: &'a str, key_partitions: u32) -> IngestSink<'a> {
+    /// An empty sink for the records of `shard`.
+    pub fn new(shard: &ShardBytes<'a>, key_partitions: u32) -> IngestSink<'a> {
         IngestSink {
-            file,
+            file: shard.file,
+            shard: shard.shard,
             key_partitions,
+            record: shard.offset,
+            capture: None,
             out: IngestOutput {
                 partitions: vec![Vec::new(); key_partitions.max(1) as usize],
                 ..IngestOutput::default()
@@ -128,12 +151,43 @@ impl<'a> IngestSink<'a> {
         }
     }
 
-    /// Stages one record read.
-    pub fn stage(&mut self, record: &StagedRecord) {
-        let p = key_partition(record.partition_bits(), self.key_partitions.max(1)) as usize;
-        encode_staged(record, &mut self.out.partitions[p]);
-        self.out.staged += 1;
+    /// A sink that stages nothing and keeps the copies with a key in
+    /// `wanted`, with their text.
+    pub fn capturing(shard: &ShardBytes<'a>, wanted: FxHashSet<CopyKey>) -> IngestSink<'a> {
+        IngestSink {
+            capture: Some(Capture {
+                wanted,
+                found: Vec::new(),
+            }),
+            ..IngestSink::new(shard, 1)
+        }
+    }
+
+    /// Says which record the next copies come from (its file offset, as
+    /// [`records`] gives it).
+    pub fn begin_record(&mut self, offset: u64) {
+        self.record = offset;
+    }
+
+    /// Stages one copy read from the current record.
+    pub fn stage(&mut self, parsed: ParsedCopy) {
         self.out.counters.records += 1;
+        if let Some(capture) = &mut self.capture {
+            if capture.wanted.contains(&parsed.record.key()) {
+                capture.found.push((parsed.record, parsed.tie.normalised()));
+            }
+            return;
+        }
+        let copy = StagedCopy {
+            source: SourceRef {
+                shard: self.shard,
+                record: self.record,
+            },
+            record: parsed.record,
+        };
+        let p = key_partition(copy.record.partition_bits(), self.key_partitions.max(1)) as usize;
+        encode_staged(&copy, &mut self.out.partitions[p]);
+        self.out.staged += 1;
     }
 
     /// Rejects one record read at `offset`.
@@ -154,9 +208,9 @@ impl<'a> IngestSink<'a> {
     }
 
     /// Takes a parse result.
-    pub fn take(&mut self, offset: u64, result: Result<StagedRecord, Rejection>) {
+    pub fn take(&mut self, offset: u64, result: Result<ParsedCopy, Rejection>) {
         match result {
-            Ok(record) => self.stage(&record),
+            Ok(parsed) => self.stage(parsed),
             Err(rejection) => self.reject(offset, rejection),
         }
     }
@@ -165,19 +219,19 @@ impl<'a> IngestSink<'a> {
     pub fn finish(self) -> IngestOutput {
         self.out
     }
+
+    /// The wanted copies found, with their text (empty unless capturing).
+    pub fn finish_capture(self) -> Vec<(StagedRecord, TieStrings)> {
+        self.capture.map(|c| c.found).unwrap_or_default()
+    }
 }
 
-/// Parses the `jsonl` lines of a shard.
-pub fn ingest_jsonl(
-    shard: &ShardBytes,
-    directory: &Directory,
-    key_partitions: u32,
-) -> IngestOutput {
-    let mut sink = IngestSink::new(shard.file, key_partitions);
+/// Parses the `jsonl` lines of a shard into `sink`.
+pub fn ingest_jsonl(shard: &ShardBytes, directory: &Directory, sink: &mut IngestSink) {
     for record in records(shard) {
+        sink.begin_record(record.offset);
         sink.take(record.offset, jsonl::parse_line(record.bytes, directory));
     }
-    sink.finish()
 }
 
 #[cfg(test)]
@@ -193,6 +247,7 @@ this is not json\n\
         let from = start.saturating_sub(1) as usize;
         ShardBytes {
             file: "f",
+            shard: ShardId::default(),
             offset: from as u64,
             skip_first_line: start > 0,
             bytes: &text.as_bytes()[from..],
@@ -202,11 +257,10 @@ this is not json\n\
     }
 
     fn run(start: u64, end: u64) -> IngestOutput {
-        ingest_jsonl(
-            &shard(TEXT, start, end, Split::Lines),
-            &Directory::default(),
-            2,
-        )
+        let bytes = shard(TEXT, start, end, Split::Lines);
+        let mut sink = IngestSink::new(&bytes, 2);
+        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
+        sink.finish()
     }
 
     #[test]
@@ -219,6 +273,43 @@ this is not json\n\
             out.rejects[0].offset,
             TEXT.find("this").expect("present") as u64
         );
+    }
+
+    #[test]
+    fn each_staged_copy_names_its_shard_and_record() {
+        let mut bytes = shard(TEXT, 0, TEXT.len() as u64, Split::Lines);
+        bytes.shard = ShardId { group: 4, index: 2 };
+        let mut sink = IngestSink::new(&bytes, 1);
+        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
+        let mut copies = Vec::new();
+        crate::record::decode_staged(&sink.finish().partitions[0], &mut copies).expect("decodes");
+        let sources: Vec<SourceRef> = copies.iter().map(|c| c.source).collect();
+        let second = TEXT.rfind("{\"type").expect("a second line") as u64;
+        let shard = ShardId { group: 4, index: 2 };
+        assert_eq!(
+            sources,
+            [
+                SourceRef { shard, record: 0 },
+                SourceRef {
+                    shard,
+                    record: second
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_capturing_sink_keeps_the_wanted_copies_with_their_text_and_stages_nothing() {
+        let bytes = shard(TEXT, 0, TEXT.len() as u64, Split::Lines);
+        let wanted = [(0u8, crate::record::email_key("<b>"))]
+            .into_iter()
+            .collect();
+        let mut sink = IngestSink::capturing(&bytes, wanted);
+        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
+        let found = sink.finish_capture();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.key(), (0, crate::record::email_key("<b>")));
+        assert_eq!(found[0].1.first, "a@b.c");
     }
 
     #[test]

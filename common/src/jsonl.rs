@@ -14,7 +14,8 @@ use smallvec::SmallVec;
 use crate::address::normalise_into;
 use crate::directory::{Directory, Party};
 use crate::record::{
-    email_key, meeting_key, tidy_parties, StagedEmail, StagedMeeting, StagedRecord,
+    email_key, meeting_key, tidy_attendees, tidy_parties, Attendee, ParsedCopy, StagedEmail,
+    StagedMeeting,
 };
 use crate::reject::{RejectReason as R, Rejection};
 use crate::time::parse_rfc3339;
@@ -94,14 +95,14 @@ pub fn parse_is_resource(kind: Option<&str>) -> Option<bool> {
 }
 
 /// Parses one non-blank line.
-pub fn parse_line(line: &[u8], directory: &Directory) -> Result<StagedRecord, Rejection> {
+pub fn parse_line<'a>(line: &'a [u8], directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     // One UTF-8 check for the line is cheaper than one per string field.
     let parsed = match std::str::from_utf8(line) {
         Ok(text) => serde_json::from_str::<RawRecord>(text),
         Err(_) => serde_json::from_slice::<RawRecord>(line),
     };
     match parsed {
-        Ok(raw) => from_raw(&raw, directory),
+        Ok(raw) => from_raw(raw, directory),
         Err(_) => Err(classify(line)),
     }
 }
@@ -114,15 +115,15 @@ fn resolve(directory: &Directory, raw: &str, buf: &mut String) -> Option<Party> 
     normalise_into(raw, buf).then(|| directory.resolve(buf))
 }
 
-fn from_raw(raw: &RawRecord, directory: &Directory) -> Result<StagedRecord, Rejection> {
+fn from_raw<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     match raw.kind.as_deref() {
-        Some("email") => email(raw, directory).map(StagedRecord::Email),
-        Some("meeting") => meeting(raw, directory).map(StagedRecord::Meeting),
+        Some("email") => email(raw, directory),
+        Some("meeting") => meeting(raw, directory),
         _ => Err(Rejection::new(R::UnknownType, "type")),
     }
 }
 
-fn email(raw: &RawRecord, directory: &Directory) -> Result<StagedEmail, Rejection> {
+fn email<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     let key = trimmed_non_empty(raw.message_id.as_ref())
         .map(email_key)
         .ok_or_else(|| Rejection::new(R::MissingMessageId, "message_id"))?;
@@ -145,16 +146,21 @@ fn email(raw: &RawRecord, directory: &Directory) -> Result<StagedEmail, Rejectio
         .collect();
     tidy_parties(&mut recipients);
     let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref()).map(email_key);
-    Ok(StagedEmail {
+    let email = StagedEmail {
         key,
         sent_at,
         sender,
         recipients,
         in_reply_to,
-    })
+    };
+    Ok(ParsedCopy::email(
+        email,
+        raw.from.unwrap_or_default(),
+        raw.in_reply_to,
+    ))
 }
 
-fn meeting(raw: &RawRecord, directory: &Directory) -> Result<StagedMeeting, Rejection> {
+fn meeting<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     let key = trimmed_non_empty(raw.uid.as_ref())
         .map(meeting_key)
         .ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
@@ -183,27 +189,31 @@ fn meeting(raw: &RawRecord, directory: &Directory) -> Result<StagedMeeting, Reje
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].status")))?;
         let resource = parse_is_resource(a.kind.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
-        if response == Response::Declined || resource {
-            continue;
-        }
-        if let Some(p) = a
+        if let Some(party) = a
             .email
             .as_deref()
             .and_then(|e| resolve(directory, e, &mut buf))
         {
-            attendees.push(p);
+            attendees.push(Attendee {
+                party,
+                excluded: response == Response::Declined || resource,
+            });
         }
     }
-    tidy_parties(&mut attendees);
-    let ignored = raw.cancelled.unwrap_or(false) || raw.all_day.unwrap_or(false);
-    Ok(StagedMeeting {
+    tidy_attendees(&mut attendees);
+    let meeting = StagedMeeting {
         key,
         start,
         end,
         organizer,
         attendees,
-        ignored,
-    })
+        cancelled: raw.cancelled.unwrap_or(false),
+        all_day: raw.all_day.unwrap_or(false),
+    };
+    Ok(ParsedCopy::meeting(
+        meeting,
+        raw.organizer.unwrap_or_default(),
+    ))
 }
 
 /// Names what is wrong with a line the typed parse refused.
@@ -277,6 +287,7 @@ fn classify(line: &[u8]) -> Rejection {
 mod tests {
     use super::*;
     use crate::address::person_id;
+    use crate::record::StagedRecord;
 
     fn dir() -> Directory {
         Directory {
@@ -298,7 +309,13 @@ mod tests {
         let line = r#"{"type":"email","message_id":" <m1@c> ","sent_at":"2026-03-02T09:15:00.5+01:00",
           "from":"Anna@Contoso.com","to":["bo@fabrikam.com","bo@fabrikam.com","x@nowhere.org"],
           "cc":[],"in_reply_to":"<m0@f>","subject":"never stored","body":{"x":[1,2]}}"#;
-        let StagedRecord::Email(e) = parse_line(line.as_bytes(), &dir()).expect("email") else {
+        let parsed = parse_line(line.as_bytes(), &dir()).expect("email");
+        assert_eq!(
+            parsed.tie.normalised().first,
+            "anna@contoso.com",
+            "the sender's text is kept for ties"
+        );
+        let StagedRecord::Email(e) = parsed.record else {
             panic!("not an email")
         };
         assert_eq!(e.key, email_key("<m1@c>"));
@@ -312,19 +329,21 @@ mod tests {
     }
 
     #[test]
-    fn meeting_drops_declined_and_resources() {
+    fn meeting_marks_declined_attendees_and_resources_as_no_participants() {
         let line = r#"{"type":"meeting","uid":"ev-1","start":"2026-03-03T10:00:00Z","end":"2026-03-03T10:30:00Z",
           "organizer":"anna@contoso.com","attendees":[{"email":"bo@fabrikam.com","status":"accepted"},
           {"email":"eve@fabrikam.com","status":"declined"},{"email":"room@fabrikam.com","type":"resource"},
           {"email":"bad-address"}],"all_day":false}"#;
-        let StagedRecord::Meeting(m) = parse_line(line.as_bytes(), &dir()).expect("meeting") else {
+        let StagedRecord::Meeting(m) = parse_line(line.as_bytes(), &dir()).expect("meeting").record
+        else {
             panic!("not a meeting")
         };
         assert_eq!(
-            m.attendees,
+            m.participants(),
             vec![Party::Account(0, person_id("bo@fabrikam.com"))]
         );
-        assert!(!m.ignored);
+        assert_eq!(m.attendees.len(), 3, "declined and resource kept, marked");
+        assert!(!m.is_ignored());
         assert_eq!(m.end - m.start, 1800);
     }
 

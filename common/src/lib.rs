@@ -8,6 +8,7 @@
 //! - [`tenant`], [`tables`] — the tenant configuration and its CSV tables.
 //! - [`time`], [`period`] — timestamps, local dates, periods, the window.
 //! - [`record`], [`reject`], [`jsonl`] — parsing input into staged records.
+//! - [`merge`] — copies of one record merged into one.
 //! - [`rules`] — which accounts an email or meeting counts for.
 //! - [`partial`] — `PartialAggregate` and its merge.
 //! - [`row`], [`score`] — output rows and the EngagementScore.
@@ -20,6 +21,7 @@ pub mod counters;
 pub mod directory;
 pub mod ingest;
 pub mod jsonl;
+pub mod merge;
 pub mod partial;
 pub mod period;
 pub mod plan;

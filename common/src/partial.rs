@@ -283,6 +283,103 @@ mod tests {
             .prop_map(|(periods, timelines)| PartialAggregate { periods, timelines })
     }
 
+    use crate::directory::Party;
+    use crate::record::{
+        email_key, meeting_key, Attendee, StagedCopy, StagedEmail, StagedMeeting, StagedRecord,
+    };
+
+    /// A party of the model: org users 1-3, people 10-13 of accounts 0-1.
+    fn arb_party() -> impl Strategy<Value = Party> {
+        prop_oneof![
+            (1u64..4).prop_map(Party::Org),
+            (0u32..2, 10u64..14).prop_map(|(a, id)| Party::Account(a, id)),
+        ]
+    }
+
+    /// A record with a key of its own (each aggregated once, as merged).
+    fn arb_record() -> impl Strategy<Value = StagedRecord> {
+        // 2026-01-01 .. 2026-06-29, UTC.
+        let t = 1_767_225_600i64..1_782_691_200;
+        let email = (
+            any::<u64>(),
+            t.clone(),
+            arb_party(),
+            proptest::collection::vec(arb_party(), 0..4),
+        )
+            .prop_map(|(id, sent_at, sender, mut recipients)| {
+                crate::record::tidy_parties(&mut recipients);
+                StagedRecord::Email(StagedEmail {
+                    key: email_key(&id.to_string()),
+                    sent_at,
+                    sender,
+                    recipients,
+                    in_reply_to: None,
+                })
+            });
+        let meeting = (
+            any::<u64>(),
+            t,
+            60i64..7200,
+            arb_party(),
+            proptest::collection::vec((arb_party(), any::<bool>()), 0..4),
+        )
+            .prop_map(|(id, start, length, organizer, people)| {
+                let mut attendees: Vec<Attendee> = people
+                    .into_iter()
+                    .map(|(party, excluded)| Attendee { party, excluded })
+                    .collect();
+                crate::record::tidy_attendees(&mut attendees);
+                StagedRecord::Meeting(StagedMeeting {
+                    key: meeting_key(&id.to_string()),
+                    start,
+                    end: start + length,
+                    organizer,
+                    attendees,
+                    cancelled: false,
+                    all_day: false,
+                })
+            });
+        prop_oneof![email, meeting]
+    }
+
+    fn context() -> crate::plan::RunContext {
+        crate::plan::RunContext {
+            run_id: "t".to_owned(),
+            settings: crate::tenant::TenantSettings {
+                id: "t".to_owned(),
+                timezone: "Europe/Stockholm".to_owned(),
+                as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
+                window_days: 365,
+                weights: crate::score::DEFAULT_WEIGHTS,
+            },
+            directory: crate::directory::Directory {
+                accounts: vec!["A".to_owned(), "B".to_owned()],
+                ..Default::default()
+            },
+            shard_groups: vec![],
+            key_partitions: 1,
+            account_partitions: 1,
+        }
+    }
+
+    /// The aggregate step's partial of some records.
+    fn aggregate_records(
+        records: Vec<StagedRecord>,
+        ctx: &crate::plan::RunContext,
+    ) -> PartialAggregate {
+        let mut copies: Vec<StagedCopy> = records
+            .into_iter()
+            .map(|record| StagedCopy {
+                source: Default::default(),
+                record,
+            })
+            .collect();
+        crate::merge::sort_copies(&mut copies);
+        let out =
+            crate::aggregate::aggregate(copies, &Default::default(), ctx).expect("aggregates");
+        out.partials.into_iter().next().unwrap_or_default()
+    }
+
     fn merged(a: &PartialAggregate, b: &PartialAggregate) -> PartialAggregate {
         let mut out = a.clone();
         out.merge(b);
@@ -308,6 +405,27 @@ mod tests {
         #[test]
         fn empty_is_the_identity(a in arb_aggregate()) {
             prop_assert_eq!(merged(&a, &PartialAggregate::default()), a.clone());
+        }
+
+        /// A merge that kept the larger count, or one side's people, would
+        /// pass the laws above; it would not pass this: the partials of
+        /// any split of the records, merged, are the partial of all of them.
+        #[test]
+        fn merging_the_partials_of_any_split_equals_aggregating_everything_at_once(
+            records in proptest::collection::vec(arb_record(), 1..40),
+            parts in proptest::collection::vec(0usize..3, 40),
+        ) {
+            let ctx = context();
+            let whole = aggregate_records(records.clone(), &ctx);
+            let mut split: [Vec<crate::record::StagedRecord>; 3] = Default::default();
+            for (i, r) in records.into_iter().enumerate() {
+                split[parts[i]].push(r);
+            }
+            let partials: Vec<PartialAggregate> =
+                split.into_iter().map(|part| aggregate_records(part, &ctx)).collect();
+            let pairwise = partials.iter().fold(PartialAggregate::default(), |acc, p| merged(&acc, p));
+            prop_assert_eq!(&pairwise, &whole);
+            prop_assert_eq!(PartialAggregate::merge_all(&partials), whole);
         }
 
         #[test]

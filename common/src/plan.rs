@@ -8,8 +8,10 @@ use crate::period::Window;
 use crate::tenant::{Format, TenantSettings};
 use crate::time::day_of;
 
-/// Version of [`JobEnvelope`]; a worker refuses any other.
-pub const JOB_MESSAGE_VERSION: u16 = 2;
+/// Version of [`JobEnvelope`] and of the staged blobs its jobs read and
+/// write; a worker refuses any other. 3: staged copies carry their source
+/// record, meetings their declined and resource attendees (issue 8).
+pub const JOB_MESSAGE_VERSION: u16 = 3;
 
 /// Where a file's records begin, which says where shards may cut it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -66,7 +68,7 @@ pub struct RunContext {
     pub directory: Directory,
     /// Input shards, grouped: one group per ingest job.
     pub shard_groups: Vec<Vec<Shard>>,
-    /// Partitions of the dedupe key space (aggregate and replies jobs).
+    /// Partitions of the record key space (aggregate and replies jobs).
     pub key_partitions: u32,
     /// Partitions of the sorted account list (reduce and score jobs).
     pub account_partitions: u32,
@@ -85,13 +87,13 @@ impl RunContext {
         account % self.account_partitions.max(1)
     }
 
-    /// Key partition of a dedupe key hash.
+    /// Key partition of a record key hash.
     pub fn key_partition(&self, key_hash: u64) -> u32 {
         key_partition(key_hash, self.key_partitions)
     }
 }
 
-/// Key partition of a dedupe key hash among `key_partitions`: the one
+/// Key partition of a record key hash among `key_partitions`: the one
 /// place that decides where a record, its copies and its reply probes meet.
 pub fn key_partition(key_hash: u64, key_partitions: u32) -> u32 {
     (key_hash % u64::from(key_partitions.max(1))) as u32
@@ -102,7 +104,7 @@ pub fn key_partition(key_hash: u64, key_partitions: u32) -> u32 {
 pub enum Phase {
     /// Parse shards into staged records per key partition.
     Ingest,
-    /// Dedupe, apply rules, write partials, reply probes and originals.
+    /// Merge copies, apply rules, write partials, reply probes and originals.
     Aggregate,
     /// Join reply probes with originals.
     Replies,

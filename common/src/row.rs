@@ -179,7 +179,7 @@ mod tests {
         let key = PeriodKey {
             account: 0,
             level: Level::Week,
-            start: 92 - 0,
+            start: 92,
         };
         let start = Level::Week.start(92);
         let key = PeriodKey { start, ..key };

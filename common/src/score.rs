@@ -175,13 +175,100 @@ mod tests {
         assert_eq!(features(&r)[3], -2);
     }
 
+    /// Any row: every column that feeds a feature varies, and one of the
+    /// two days-since may be empty (never both: a row has an interaction).
+    fn any_row() -> impl Strategy<Value = EngagementRow> {
+        (
+            (0u32..3, 0u32..4, 0u32..3),
+            proptest::collection::vec(0u32..4, 6),
+            (proptest::option::of(0i32..5), 0i32..5, any::<bool>()),
+        )
+            .prop_map(
+                |((level, start, emails_to), counts, (email_days, meeting_days, has_meeting))| {
+                    let days_since_meeting =
+                        (has_meeting || email_days.is_none()).then_some(meeting_days);
+                    EngagementRow {
+                        account: 0,
+                        level: Level::ALL[level as usize],
+                        start: start as Day,
+                        emails_to,
+                        emails_from: counts[0],
+                        meetings_from: counts[1],
+                        meetings_to: counts[2],
+                        org_meetings: counts[3],
+                        org_emails: counts[4],
+                        account_meetings: counts[5],
+                        account_emails: (counts[3] + counts[4]) % 3,
+                        engagement_start: 0,
+                        days_since_email: email_days,
+                        days_since_meeting,
+                        avg_meeting: None,
+                        avg_reply: None,
+                    }
+                },
+            )
+    }
+
+    /// Whole weights adding up to 100, from four cuts of 0..=100.
+    fn any_weights() -> impl Strategy<Value = [u32; NUM_FEATURES]> {
+        proptest::collection::vec(0u32..=100, 4).prop_map(|mut cuts| {
+            cuts.sort_unstable();
+            [
+                cuts[0],
+                cuts[1] - cuts[0],
+                cuts[2] - cuts[1],
+                cuts[3] - cuts[2],
+                100 - cuts[3],
+            ]
+        })
+    }
+
+    /// §5 as written, by brute force: the feature values spelled out from
+    /// the columns, `less` and `eq` counted over the row's group.
+    fn brute_force(row: &EngagementRow, all: &[EngagementRow], weights: [u32; 5]) -> u64 {
+        let value = |r: &EngagementRow| -> [i64; 5] {
+            let recency = [r.days_since_email, r.days_since_meeting]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(|d| -i64::from(d))
+                .expect("a row has a last email or meeting");
+            [
+                i64::from(r.emails_to) + i64::from(r.emails_from),
+                i64::from(r.meetings_to) + i64::from(r.meetings_from),
+                i64::from(r.org_meetings)
+                    + i64::from(r.org_emails)
+                    + i64::from(r.account_meetings)
+                    + i64::from(r.account_emails),
+                recency,
+                i64::from(r.emails_from) + i64::from(r.meetings_from),
+            ]
+        };
+        let group: Vec<&EngagementRow> = all
+            .iter()
+            .filter(|r| (r.level, r.start) == (row.level, row.start))
+            .collect();
+        let n = group.len() as u64;
+        let mine = value(row);
+        let mut num = 0u64;
+        for f in 0..5 {
+            let less = group.iter().filter(|r| value(r)[f] < mine[f]).count() as u64;
+            let eq = group.iter().filter(|r| value(r)[f] == mine[f]).count() as u64;
+            num += u64::from(weights[f]) * (2 * less + eq);
+        }
+        (num + n) / (2 * n)
+    }
+
     proptest! {
+        /// The histograms, merged from any split in either order, score
+        /// every row as the brute force does, under any weights.
         #[test]
-        fn scores_lie_within_0_and_100_and_merge_order_does_not_matter(
-            values in proptest::collection::vec((0u32..6, 0u32..4, 0i32..30), 1..12),
-            split in 0usize..12,
+        fn scores_are_section_5_under_any_weights_and_any_merge(
+            rows in proptest::collection::vec(any_row(), 1..40),
+            weights in any_weights(),
+            split in 0usize..40,
         ) {
-            let rows: Vec<_> = values.iter().map(|(e, m, d)| row(*e, *m, *d)).collect();
+            prop_assert_eq!(weights.iter().sum::<u32>(), 100);
             let split = split.min(rows.len());
             let (mut left, mut right) = (Histograms::default(), Histograms::default());
             rows[..split].iter().for_each(|r| left.add(r));
@@ -191,11 +278,40 @@ mod tests {
             let mut rl = right;
             rl.merge(&left);
             prop_assert_eq!(&lr, &rl);
-            let t = lr.into_table(DEFAULT_WEIGHTS);
+            let t = lr.into_table(weights);
             for r in &rows {
                 let s = t.score(r).expect("scored");
+                prop_assert_eq!(u64::from(s), brute_force(r, &rows, weights));
                 prop_assert!(s <= 100);
             }
+        }
+    }
+
+    #[test]
+    fn each_weight_goes_to_its_own_feature() {
+        // b beats a on one feature only; its score is 50 plus half that
+        // feature's weight share: a swapped weight would move it.
+        let a = row(1, 1, 5);
+        for (f, feature) in FEATURES.iter().enumerate() {
+            let mut b = a.clone();
+            match f {
+                0 => b.emails_to += 1,
+                1 => b.meetings_to += 1,
+                2 => b.org_meetings += 1,
+                3 => b.days_since_email = Some(4),
+                _ => {
+                    b.emails_from += 1;
+                    b.emails_to -= 1;
+                }
+            }
+            let mut weights = [0; NUM_FEATURES];
+            weights[f] = 100;
+            let mut h = Histograms::default();
+            h.add(&a);
+            h.add(&b);
+            let t = h.into_table(weights);
+            assert_eq!(t.score(&b), Some(75), "{feature}");
+            assert_eq!(t.score(&a), Some(25), "{feature}");
         }
     }
 }

@@ -13,7 +13,8 @@ use rapport_common::directory::{Directory, Party};
 use rapport_common::ingest::{IngestSink, RawRecord};
 use rapport_common::jsonl::Response;
 use rapport_common::record::{
-    email_key, meeting_key, tidy_parties, StagedEmail, StagedMeeting, StagedRecord,
+    email_key, meeting_key, tidy_attendees, tidy_parties, Attendee as StagedAttendee, ParsedCopy,
+    StagedEmail, StagedMeeting,
 };
 use rapport_common::reject::{RejectReason as R, Rejection};
 use rapport_common::time::parse_rfc3339;
@@ -207,7 +208,7 @@ fn take_resource(
         return;
     }
     match to_record(resource, directory) {
-        Ok(Some(record)) => sink.stage(&record),
+        Ok(Some(parsed)) => sink.stage(parsed),
         Ok(None) => {} // a series master: its occurrences come separately
         Err(rejection) => sink.reject(offset, rejection),
     }
@@ -217,24 +218,28 @@ fn non_empty<'s>(value: &'s Option<Cow<str>>) -> Option<&'s str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
-fn address_of<'s>(r: &'s Option<Recipient>) -> Option<&'s str> {
-    r.as_ref()?.email_address.as_ref()?.address.as_deref()
+/// The address of a recipient, moved out of it.
+fn address_of(r: Option<Recipient>) -> Option<Cow<str>> {
+    r?.email_address?.address
 }
 
-fn to_record(r: Resource, directory: &Directory) -> Result<Option<StagedRecord>, Rejection> {
+fn to_record<'a>(
+    r: Resource<'a>,
+    directory: &Directory,
+) -> Result<Option<ParsedCopy<'a>>, Rejection> {
     if r.sent_date_time.is_some() || r.internet_message_id.is_some() {
-        return message(r, directory).map(|m| Some(StagedRecord::Email(m)));
+        return message(r, directory).map(Some);
     }
     if r.start.is_some() && r.end.is_some() {
         if r.kind.as_deref() == Some("seriesMaster") {
             return Ok(None);
         }
-        return event(r, directory).map(|e| Some(StagedRecord::Meeting(e)));
+        return event(r, directory).map(Some);
     }
     Err(Rejection::new(R::UnknownType, "sentDateTime"))
 }
 
-fn message(r: Resource, directory: &Directory) -> Result<StagedEmail, Rejection> {
+fn message<'a>(r: Resource<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     let key = non_empty(&r.internet_message_id)
         .or_else(|| non_empty(&r.id))
         .map(email_key)
@@ -245,11 +250,12 @@ fn message(r: Resource, directory: &Directory) -> Result<StagedEmail, Rejection>
         .and_then(parse_rfc3339)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sentDateTime"))?;
     let mut buf = String::with_capacity(64);
-    let (sender, field) = match address_of(&r.from) {
+    let (from, field) = match address_of(r.from) {
         Some(a) => (Some(a), "from"),
-        None => (address_of(&r.sender), "sender"),
+        None => (address_of(r.sender), "sender"),
     };
-    let sender = sender
+    let sender = from
+        .as_deref()
         .and_then(|a| directory.resolve_raw(a, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidSender, field))?;
     let mut recipients: Vec<Party> = [r.to, r.cc, r.bcc]
@@ -262,24 +268,25 @@ fn message(r: Resource, directory: &Directory) -> Result<StagedEmail, Rejection>
         })
         .collect();
     tidy_parties(&mut recipients);
-    let in_reply_to = r
+    let reply = r
         .headers
-        .iter()
+        .into_iter()
         .flatten()
         .find(|h| {
             h.name
                 .as_deref()
                 .is_some_and(|n| n.trim().eq_ignore_ascii_case("In-Reply-To"))
         })
-        .and_then(|h| non_empty(&h.value))
-        .map(email_key);
-    Ok(StagedEmail {
+        .and_then(|h| h.value)
+        .filter(|v| !v.trim().is_empty());
+    let email = StagedEmail {
         key,
         sent_at,
         sender,
         recipients,
-        in_reply_to,
-    })
+        in_reply_to: reply.as_deref().map(email_key),
+    };
+    Ok(ParsedCopy::email(email, from.unwrap_or_default(), reply))
 }
 
 fn instant(value: &Option<DateTimeTimeZone>) -> Option<i64> {
@@ -303,7 +310,7 @@ fn response(value: Option<&str>) -> Option<Response> {
     }
 }
 
-fn event(r: Resource, directory: &Directory) -> Result<StagedMeeting, Rejection> {
+fn event<'a>(r: Resource<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     let key = non_empty(&r.ical_uid)
         .or_else(|| non_empty(&r.id))
         .map(meeting_key)
@@ -314,7 +321,9 @@ fn event(r: Resource, directory: &Directory) -> Result<StagedMeeting, Rejection>
         return Err(Rejection::new(R::EndNotAfterStart, "end"));
     }
     let mut buf = String::with_capacity(64);
-    let organizer = address_of(&r.organizer)
+    let organizer_address = address_of(r.organizer);
+    let organizer = organizer_address
+        .as_deref()
         .and_then(|a| directory.resolve_raw(a, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
     let mut attendees = Vec::new();
@@ -328,23 +337,28 @@ fn event(r: Resource, directory: &Directory) -> Result<StagedMeeting, Rejection>
         })?;
         let resource = rapport_common::jsonl::parse_is_resource(a.kind.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
-        if attending == Response::Declined || resource {
-            continue;
-        }
         let address = a.email_address.as_ref().and_then(|e| e.address.as_deref());
-        if let Some(p) = address.and_then(|e| directory.resolve_raw(e, &mut buf)) {
-            attendees.push(p);
+        if let Some(party) = address.and_then(|e| directory.resolve_raw(e, &mut buf)) {
+            attendees.push(StagedAttendee {
+                party,
+                excluded: attending == Response::Declined || resource,
+            });
         }
     }
-    tidy_parties(&mut attendees);
-    Ok(StagedMeeting {
+    tidy_attendees(&mut attendees);
+    let meeting = StagedMeeting {
         key,
         start,
         end,
         organizer,
         attendees,
-        ignored: r.is_cancelled.unwrap_or(false) || r.is_all_day.unwrap_or(false),
-    })
+        cancelled: r.is_cancelled.unwrap_or(false),
+        all_day: r.is_all_day.unwrap_or(false),
+    };
+    Ok(ParsedCopy::meeting(
+        meeting,
+        organizer_address.unwrap_or_default(),
+    ))
 }
 
 /// Names what is wrong with a resource the typed parse refused.

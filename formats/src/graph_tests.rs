@@ -1,7 +1,7 @@
 //! Tests of the Graph parser.
 
 use rapport_common::directory::Party;
-use rapport_common::ingest::{IngestOutput, IngestSink, RawRecord};
+use rapport_common::ingest::{IngestOutput, RawRecord};
 use rapport_common::record::{decode_staged, email_key, meeting_key, StagedRecord};
 use rapport_common::reject::RejectReason as R;
 
@@ -9,7 +9,7 @@ use super::*;
 use crate::test_directory::directory;
 
 fn run(text: &str) -> (Vec<StagedRecord>, IngestOutput) {
-    let mut sink = IngestSink::new("g.json", 1);
+    let mut sink = crate::test_directory::sink("g.json");
     parse(
         RawRecord {
             offset: 100,
@@ -21,7 +21,7 @@ fn run(text: &str) -> (Vec<StagedRecord>, IngestOutput) {
     let out = sink.finish();
     let mut staged = Vec::new();
     decode_staged(&out.partitions[0], &mut staged).expect("decodes");
-    (staged, out)
+    (staged.into_iter().map(|c| c.record).collect(), out)
 }
 
 const MESSAGE: &str = r#"{"@odata.etag":"W/\"x\"","id":"AAMk1","internetMessageId":"<m1@contoso.com>","sentDateTime":"2026-03-02T08:15:00Z","subject":"never","body":{"content":"never"},"from":{"emailAddress":{"name":"Anna","address":"Anna@Contoso.com"}},"toRecipients":[{"emailAddress":{"address":"bo@fabrikam.com"}}],"ccRecipients":[],"internetMessageHeaders":[{"name":"in-reply-to","value":" <m0@fabrikam.com> "}]}"#;
@@ -60,8 +60,8 @@ fn an_event_reads_zones_and_attendance() {
     assert_eq!(m.key, meeting_key("ev-1"));
     assert_eq!(m.start, 1_772_532_000);
     assert_eq!(m.end - m.start, 1800);
-    assert_eq!(m.attendees.len(), 1, "resource and declined left out");
-    assert!(!m.ignored);
+    assert_eq!(m.participants().len(), 1, "resource and declined left out");
+    assert!(!m.is_ignored());
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! real Google export of `tests/data/realdata/calendar` (see SOURCES.md).
 
 use rapport_common::directory::Party;
-use rapport_common::ingest::{IngestOutput, IngestSink, RawRecord};
+use rapport_common::ingest::{IngestOutput, RawRecord};
 use rapport_common::record::{decode_staged, meeting_key, StagedMeeting, StagedRecord};
 use rapport_common::reject::RejectReason as R;
 use rapport_common::time::days_from_civil;
@@ -24,7 +24,7 @@ fn run(
         expand_from: days_from_civil(from.0, from.1, from.2) * 86_400,
         expand_until: days_from_civil(until.0, until.1, until.2) * 86_400,
     };
-    let mut sink = IngestSink::new("c.ics", 1);
+    let mut sink = crate::test_directory::sink("c.ics");
     parse(
         RawRecord {
             offset: 0,
@@ -38,7 +38,7 @@ fn run(
     decode_staged(&out.partitions[0], &mut staged).expect("decodes");
     let mut meetings: Vec<StagedMeeting> = staged
         .into_iter()
-        .map(|r| match r {
+        .map(|c| match c.record {
             StagedRecord::Meeting(m) => m,
             StagedRecord::Email(_) => panic!("only meetings"),
         })
@@ -97,11 +97,59 @@ fn a_series_expands_with_exdates_rdates_and_overrides() {
         "keeps the start it replaces"
     );
     assert_eq!(meetings[1].end - meetings[1].start, 3600);
-    assert!(meetings[2].ignored, "the cancelled occurrence");
-    assert!(!meetings[0].ignored);
+    assert!(meetings[2].is_ignored(), "the cancelled occurrence");
+    assert!(!meetings[0].is_ignored());
     assert_eq!(meetings[0].end - meetings[0].start, 1800);
-    assert_eq!(meetings[0].attendees.len(), 1, "declined and room left out");
+    assert_eq!(
+        meetings[0].participants().len(),
+        1,
+        "declined and room left out"
+    );
     assert!(matches!(meetings[0].organizer, Party::Org(_)));
+}
+
+#[test]
+fn an_escaped_comma_in_a_vtimezone_tzid_matches_the_quoted_parameter() {
+    let events = "BEGIN:VTIMEZONE\r\nTZID:Pacific Time (US & Canada)\\, Tijuana\r\n\
+BEGIN:STANDARD\r\nDTSTART:16010101T020000\r\nTZOFFSETFROM:-0700\r\nTZOFFSETTO:-0800\r\n\
+RRULE:FREQ=YEARLY;BYDAY=1SU;BYMONTH=11\r\nEND:STANDARD\r\nBEGIN:DAYLIGHT\r\n\
+DTSTART:16010101T020000\r\nTZOFFSETFROM:-0800\r\nTZOFFSETTO:-0700\r\n\
+RRULE:FREQ=YEARLY;BYDAY=2SU;BYMONTH=3\r\nEND:DAYLIGHT\r\nEND:VTIMEZONE\r\n\
+BEGIN:VEVENT\r\nUID:quoted\r\nDTSTART;TZID=\"Pacific Time (US & Canada), Tijuana\":20260302T200000\r\n\
+DURATION:PT30M\r\nORGANIZER:mailto:anna@contoso.com\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:escaped\\,too\r\nDTSTART;TZID=Pacific Time (US & Canada)\\, Tijuana:20260702T200000\r\n\
+DURATION:PT30M\r\nORGANIZER:mailto:anna@contoso.com\r\nEND:VEVENT\r\n";
+    let (meetings, out) = run(&calendar(events), (2026, 1, 1), (2026, 12, 31));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    assert_eq!(
+        meetings[0].start,
+        utc("2026-03-03T04:00:00Z"),
+        "-08:00 in winter"
+    );
+    assert_eq!(
+        meetings[1].start,
+        utc("2026-07-03T03:00:00Z"),
+        "-07:00 in summer"
+    );
+    assert_eq!(
+        meetings[1].key,
+        meeting_key("escaped,too"),
+        "a UID is TEXT: unescaped"
+    );
+}
+
+#[test]
+fn an_event_with_two_rrules_recurs_on_their_union() {
+    let event = "BEGIN:VEVENT\r\nUID:two\r\nDTSTART:20260302T100000Z\r\nDTEND:20260302T103000Z\r\n\
+RRULE:FREQ=WEEKLY;COUNT=3\r\nRRULE:FREQ=DAILY;INTERVAL=2;COUNT=3\r\n\
+ORGANIZER:mailto:anna@contoso.com\r\nEND:VEVENT\r\n";
+    let (meetings, out) = run(&calendar(event), (2026, 1, 1), (2026, 12, 31));
+    assert!(out.rejects.is_empty(), "{:?}", out.rejects);
+    let days: Vec<i64> = meetings
+        .iter()
+        .map(|m| (m.start - utc("2026-03-02T10:00:00Z")) / 86_400)
+        .collect();
+    assert_eq!(days, [0, 2, 4, 7, 14]);
 }
 
 #[test]
@@ -137,7 +185,7 @@ BEGIN:VEVENT\r\nUID:allday\r\nDTSTART;VALUE=DATE:20260305\r\nORGANIZER:mailto:an
         utc("2026-03-04T09:00:00Z"),
         "floating: the tenant's zone"
     );
-    assert!(meetings[2].ignored, "all-day");
+    assert!(meetings[2].is_ignored(), "all-day");
     assert_eq!(meetings[2].end - meetings[2].start, 86_400);
 }
 

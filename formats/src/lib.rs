@@ -6,13 +6,16 @@
 //! # Layout
 //! - [`graph`] — Graph `message` and `event` resources, one a line or as
 //!   list responses.
-//! - [`mail`] — one RFC 5322 message's headers; [`mbox`] for the files.
+//! - [`mail`] — one RFC 5322 message's headers; [`mbox`] for the files;
+//!   [`address_list`] for its address headers.
 //! - [`ics`] — iCalendar events and their recurrences.
 //! - [`zones`] — time zone names (IANA, Windows) and local times.
 //!
-//! [`ingest_shard`] runs the right parser over a shard; [`split_of`] says
-//! where a file may be cut into shards.
+//! [`ingest_shard`] runs the right parser over a shard, [`capture_shard`]
+//! reads copies of some records again with their text, and [`split_of`]
+//! says where a file may be cut into shards.
 
+pub mod address_list;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod graph;
@@ -28,9 +31,12 @@ use rapport_common::directory::Directory;
 use rapport_common::ingest::{
     ingest_jsonl, records, IngestOutput, IngestSink, RawRecord, ShardBytes,
 };
+use rapport_common::merge::CopyKey;
 use rapport_common::plan::{RunContext, Split};
+use rapport_common::record::{StagedRecord, TieStrings};
 use rapport_common::tenant::Format;
 use rapport_common::time::days_from_civil;
+use rustc_hash::FxHashSet;
 
 /// What parsers need to know of the run.
 pub struct FormatContext<'a> {
@@ -91,19 +97,38 @@ fn without_bom(record: RawRecord) -> RawRecord {
 
 /// Parses the records of a shard in its format.
 pub fn ingest_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext) -> IngestOutput {
+    let mut sink = IngestSink::new(shard, ctx.key_partitions);
+    read_shard(shard, format, ctx, &mut sink);
+    sink.finish()
+}
+
+/// Parses the records of a shard again and returns the copies with a key
+/// in `wanted`, with the text ties are broken on ([`rapport_common::merge`]).
+pub fn capture_shard(
+    shard: &ShardBytes,
+    format: Format,
+    ctx: &FormatContext,
+    wanted: FxHashSet<CopyKey>,
+) -> Vec<(StagedRecord, TieStrings)> {
+    let mut sink = IngestSink::capturing(shard, wanted);
+    read_shard(shard, format, ctx, &mut sink);
+    sink.finish_capture()
+}
+
+fn read_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext, sink: &mut IngestSink) {
     if format == Format::Jsonl {
-        return ingest_jsonl(shard, ctx.directory, ctx.key_partitions);
+        return ingest_jsonl(shard, ctx.directory, sink);
     }
-    let mut sink = IngestSink::new(shard.file, ctx.key_partitions);
-    for record in records(shard).into_iter().map(without_bom) {
+    for raw in records(shard) {
+        sink.begin_record(raw.offset);
+        let record = without_bom(raw);
         match format {
             Format::Jsonl => unreachable!("handled above"),
-            Format::Graph => graph::parse(record, ctx.directory, &mut sink),
+            Format::Graph => graph::parse(record, ctx.directory, sink),
             Format::Mbox => sink.take(record.offset, mbox::parse_message(record.bytes, ctx)),
-            Format::Ics => ics::parse(record, ctx, &mut sink),
+            Format::Ics => ics::parse(record, ctx, sink),
         }
     }
-    sink.finish()
 }
 
 /// Where a file of `format` named `name` may be cut: jsonl by lines; Graph
@@ -144,6 +169,7 @@ mod tests {
         let Ok(split) = split_of(format, name, || Ok::<_, Infallible>(text.to_vec()));
         let shard = ShardBytes {
             file: name,
+            shard: Default::default(),
             offset: 0,
             skip_first_line: false,
             bytes: text,

@@ -3,17 +3,21 @@
 //! `In-Reply-To`. Every other header, the subject among them, is passed
 //! over unread, and the body is never looked at.
 //!
-//! Headers are cut here (folded lines, CRLF or LF, damaged lines skipped);
-//! their values are read with `mail-parser`'s field parsers, which know
-//! display names, quoted names with commas, encoded words, group syntax
-//! and obsolete zone names (`EST`).
+//! Headers are cut here (folded lines, CRLF or LF, damaged lines skipped).
+//! Addresses are read by [`crate::address_list`] (display names, groups
+//! and RFC 5322's obsolete syntax); dates by `mail-parser`'s date parser,
+//! which knows obsolete zone names (`EST`).
+
+use std::borrow::Cow;
 
 use chrono::NaiveDate;
 use mail_parser::parsers::MessageStream;
-use mail_parser::{Address, HeaderValue};
+use mail_parser::HeaderValue;
 use rapport_common::directory::{Directory, Party};
-use rapport_common::record::{email_key, tidy_parties, StagedEmail};
+use rapport_common::record::{email_key, tidy_parties, ParsedCopy, StagedEmail};
 use rapport_common::reject::{RejectReason as R, Rejection};
+
+use crate::address_list::{first_address, for_each_address};
 
 /// The headers the rules use, as raw values (after the colon, through the
 /// header's last newline, folding kept).
@@ -77,34 +81,29 @@ fn next_line(bytes: &[u8], pos: usize) -> usize {
     memchr::memchr(b'\n', &bytes[pos..]).map_or(bytes.len(), |i| pos + i + 1)
 }
 
-/// The key of a `Message-ID` or `In-Reply-To` ([`message_id`]), without
-/// copying the common case: a one-line `<...>` token of valid UTF-8.
-fn message_key(value: &[u8]) -> Option<u128> {
+/// A `Message-ID` or `In-Reply-To`: the first `<...>` token, brackets
+/// kept; where there is none, the trimmed value. Folding is removed first.
+/// Borrowed in the common case, a one-line token of valid UTF-8.
+fn message_id(value: &[u8]) -> Option<Cow<'_, str>> {
     if let Some(open) = memchr::memchr(b'<', value) {
         if let Some(len) = memchr::memchr(b'>', &value[open..]) {
             let token = &value[open..=open + len];
             if !token.iter().any(|b| *b == b'\n' || *b == b'\r') {
                 if let Ok(token) = std::str::from_utf8(token) {
-                    return Some(email_key(token));
+                    return Some(Cow::Borrowed(token));
                 }
             }
         }
     }
-    message_id(value).map(|id| email_key(&id))
-}
-
-/// A `Message-ID` or `In-Reply-To`: the first `<...>` token, brackets kept;
-/// where there is none, the trimmed value. Folding is removed first.
-fn message_id(value: &[u8]) -> Option<String> {
     let text = String::from_utf8_lossy(value);
     let text: String = text.chars().filter(|c| *c != '\r' && *c != '\n').collect();
     if let Some(open) = text.find('<') {
         if let Some(close) = text[open..].find('>') {
-            return Some(text[open..=open + close].to_owned());
+            return Some(Cow::Owned(text[open..=open + close].to_owned()));
         }
     }
     let trimmed = text.trim();
-    (!trimmed.is_empty()).then(|| trimmed.to_owned())
+    (!trimmed.is_empty()).then(|| Cow::Owned(trimmed.to_owned()))
 }
 
 /// A `Date` as epoch seconds, or `None` when it is not a real date.
@@ -117,61 +116,48 @@ fn date(value: &[u8]) -> Option<i64> {
     real.then(|| dt.to_timestamp())
 }
 
-/// The addresses of an address header, groups flattened.
-fn addresses(value: &[u8], mut each: impl FnMut(&str)) {
-    let parsed = MessageStream::new(value).parse_address();
-    let list: Option<&Address> = match &parsed {
-        HeaderValue::Address(a) => Some(a),
-        _ => None,
-    };
-    for addr in list.into_iter().flat_map(Address::iter) {
-        if let Some(a) = addr.address.as_deref() {
-            each(a);
-        }
-    }
-}
-
 /// Reads a header block (the message's bytes up to its first empty line).
-pub fn parse_headers(block: &[u8], directory: &Directory) -> Result<StagedEmail, Rejection> {
+pub fn parse_headers<'a>(
+    block: &'a [u8],
+    directory: &Directory,
+) -> Result<ParsedCopy<'a>, Rejection> {
     let wanted = cut(block);
     if wanted.headers == 0 {
         return Err(Rejection::new(R::InvalidSyntax, "headers"));
     }
     let key = wanted
         .message_id
-        .and_then(message_key)
+        .and_then(message_id)
+        .map(|id| email_key(&id))
         .ok_or_else(|| Rejection::new(R::MissingMessageId, "Message-ID"))?;
     let sent_at = wanted
         .date
         .and_then(date)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "Date"))?;
     let mut buf = String::with_capacity(64);
-    let mut first = None;
-    if let Some(from) = wanted.from {
-        addresses(from, |a| {
-            first.get_or_insert_with(|| directory.resolve_raw(a, &mut buf));
-        });
-    }
-    let sender = first
-        .flatten()
+    let from = wanted.from.and_then(first_address);
+    let sender = from
+        .as_deref()
+        .and_then(|a| directory.resolve_raw(a, &mut buf))
         .ok_or_else(|| Rejection::new(R::InvalidSender, "From"))?;
     let mut recipients: Vec<Party> = Vec::new();
     for value in &wanted.recipients {
-        addresses(value, |a| {
-            if let Some(p) = directory.resolve_raw(a, &mut buf) {
+        for_each_address(value, |a| {
+            if let Some(p) = directory.resolve_raw(&a, &mut buf) {
                 recipients.push(p);
             }
         });
     }
     tidy_parties(&mut recipients);
-    let in_reply_to = wanted.in_reply_to.and_then(message_key);
-    Ok(StagedEmail {
+    let reply = wanted.in_reply_to.and_then(message_id);
+    let email = StagedEmail {
         key,
         sent_at,
         sender,
         recipients,
-        in_reply_to,
-    })
+        in_reply_to: reply.as_deref().map(email_key),
+    };
+    Ok(ParsedCopy::email(email, from.unwrap_or_default(), reply))
 }
 
 #[cfg(test)]

@@ -9,7 +9,10 @@ use super::*;
 use crate::test_directory::directory;
 
 fn parse(block: &str) -> Result<StagedEmail, Rejection> {
-    parse_headers(block.as_bytes(), &directory())
+    match parse_headers(block.as_bytes(), &directory())?.record {
+        rapport_common::record::StagedRecord::Email(e) => Ok(e),
+        rapport_common::record::StagedRecord::Meeting(_) => panic!("an email"),
+    }
 }
 
 #[test]
@@ -84,4 +87,26 @@ fn missing_or_bad_fields_are_rejected_by_name() {
             "{block}"
         );
     }
+}
+
+#[test]
+fn a_from_with_two_addresses_and_no_comma_takes_the_first() {
+    let block = "Message-ID: <a@b>\nDate: Mon, 2 Mar 2026 09:15:00 +0000\n\
+From: bo@fabrikam.com anna@contoso.com\nTo: Mary <@relay.tld:anna@contoso.com>, , cy@fabrikam   . com\n";
+    let parsed = parse_headers(block.as_bytes(), &directory()).expect("read");
+    assert_eq!(parsed.tie.normalised().first, "bo@fabrikam.com");
+    let rapport_common::record::StagedRecord::Email(email) = parsed.record else {
+        panic!("an email")
+    };
+    assert_eq!(
+        email.sender,
+        Party::Account(0, person_id("bo@fabrikam.com"))
+    );
+    assert_eq!(
+        email.recipients,
+        [
+            Party::Org(person_id("anna@contoso.com")),
+            Party::Account(0, person_id("cy@fabrikam.com"))
+        ]
+    );
 }

@@ -4,7 +4,7 @@
 //! message, with or without its `From ` line. Quoted `>From ` lines only
 //! occur in bodies, which are never read, so they need no unquoting.
 
-use rapport_common::record::StagedRecord;
+use rapport_common::record::ParsedCopy;
 use rapport_common::reject::Rejection;
 
 use crate::mail::parse_headers;
@@ -31,8 +31,11 @@ pub fn header_block(message: &[u8]) -> &[u8] {
 }
 
 /// Parses one message.
-pub fn parse_message(message: &[u8], ctx: &FormatContext) -> Result<StagedRecord, Rejection> {
-    parse_headers(header_block(message), ctx.directory).map(StagedRecord::Email)
+pub fn parse_message<'a>(
+    message: &'a [u8],
+    ctx: &FormatContext,
+) -> Result<ParsedCopy<'a>, Rejection> {
+    parse_headers(header_block(message), ctx.directory)
 }
 
 #[cfg(test)]

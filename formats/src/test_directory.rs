@@ -1,8 +1,25 @@
-//! The directory the parsers' unit tests resolve against: `anna@contoso.com`
-//! is an org user, `fabrikam.com` is account `FAB`.
+//! What the parsers' unit tests share: the directory they resolve against
+//! (`anna@contoso.com` is an org user, `fabrikam.com` is account `FAB`),
+//! and a sink for the records of a file.
 
 use rapport_common::address::person_id;
 use rapport_common::directory::Directory;
+use rapport_common::ingest::{IngestSink, ShardBytes};
+use rapport_common::plan::Split;
+
+/// A sink for the records of `file`, one key partition.
+pub fn sink(file: &str) -> IngestSink<'_> {
+    let shard = ShardBytes {
+        file,
+        shard: Default::default(),
+        offset: 0,
+        skip_first_line: false,
+        bytes: &[],
+        end: 0,
+        split: Split::Whole,
+    };
+    IngestSink::new(&shard, 1)
+}
 
 /// The test directory.
 pub fn directory() -> Directory {

@@ -1,7 +1,8 @@
 //! The fuzz targets' body (`rapport_formats::fuzzing::run`) over their seed
 //! inputs (`fuzz/seeds/`) and every input a fuzzer found to crash, hang or
 //! over-allocate (`fuzz/regressions/`, one folder per target): each must be
-//! read without a panic, and read the same whole or cut into shards.
+//! read without a panic, and read the same in every shape the target
+//! tries (cut into shards, cut after a value, folded again, as `.eml`).
 
 use std::path::Path;
 
@@ -13,9 +14,12 @@ fn run_folder(folder: &str, format: Format) -> usize {
     let mut count = 0;
     for kind in ["seeds", "regressions"] {
         let dir = root.join(kind).join(folder);
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
+        let entries = std::fs::read_dir(&dir).unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: every target has seeds and regressions",
+                dir.display()
+            )
+        });
         for entry in entries {
             let path = entry.expect("entry").path();
             if path.file_name().is_some_and(|n| n == ".keep") {

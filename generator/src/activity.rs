@@ -2,6 +2,11 @@
 //! threads with replies, meetings in recurring series, one copy per org
 //! mailbox that holds it (duplicates across mailboxes), content fields that
 //! must never be kept (subjects with a marker), and the spec's edge cases.
+//!
+//! Copies differ as real mailboxes' do (ENGAGEMENT.md §2): only the
+//! sender's copy of an email lists its `bcc`, and only the organizer's copy
+//! of a meeting knows every attendee's response; an attendee's own copy
+//! knows its own, and shows the others as `none`.
 
 use std::fmt::Write as _;
 
@@ -27,12 +32,21 @@ pub struct TimeRange {
 }
 
 /// One line waiting for its mailbox copies: the JSON object without its
-/// closing brace, and the org users whose mailboxes hold it.
+/// closing brace, and the org users whose mailboxes hold a copy, each with
+/// what its copy alone says.
 pub struct Record {
-    /// `{"type":...` without the final `}`.
+    /// `{"type":...` without the final `}`: what every copy says.
     pub body: String,
-    /// Indices of org users holding a copy.
-    pub mailboxes: Vec<usize>,
+    /// (org user, JSON fields only that user's copy holds, each led by a
+    /// comma), sorted by user, one per user.
+    pub copies: Vec<(usize, String)>,
+}
+
+/// The same copy for each of `users` (sorted and deduplicated).
+fn same_copies(mut users: Vec<usize>) -> Vec<(usize, String)> {
+    users.sort_unstable();
+    users.dedup();
+    users.into_iter().map(|u| (u, String::new())).collect()
 }
 
 /// Writes `epoch` as RFC 3339 in one of [`OFFSETS`], sometimes with a fraction.
@@ -140,17 +154,25 @@ pub fn email_thread(
             list(rng, &[to.as_str()]),
             list(rng, &cc_refs),
         );
-        if rng.chance(2) {
-            let _ = write!(body, ",\"bcc\":[\"{}\"]", rng.pick(cast.people));
-        }
+        // Only the sender's copy lists the bcc: an org user's, or none of
+        // the org's mailboxes when the account writes.
+        let bcc = rng
+            .chance(2)
+            .then(|| format!(",\"bcc\":[\"{}\"]", rng.pick(cast.people)));
         let _ = write!(body, ",\"subject\":\"CANARY-SUBJECT-{}\"", *next_id);
         if let Some(p) = &previous {
             let _ = write!(body, ",\"in_reply_to\":\"{p}\"");
         }
         let _ = write!(body, ",\"conversation_id\":\"conv-{seed}-{conversation}\"");
-        mailboxes.sort_unstable();
-        mailboxes.dedup();
-        out.push(Record { body, mailboxes });
+        let mut copies = same_copies(mailboxes);
+        if let (true, Some(bcc)) = (org_sends, bcc) {
+            for (mailbox, own) in &mut copies {
+                if *mailbox == user {
+                    own.push_str(&bcc);
+                }
+            }
+        }
+        out.push(Record { body, copies });
         previous = Some(id);
         org_sends = !org_sends;
         t += 300 + rng.below(3 * DAY as u64) as i64;
@@ -182,13 +204,32 @@ pub fn stray_email(
         timestamp(rng, t),
         *next_id
     );
-    let mut mailboxes = vec![a, b];
-    mailboxes.sort_unstable();
-    mailboxes.dedup();
-    out.push(Record { body, mailboxes });
+    out.push(Record {
+        body,
+        copies: same_copies(vec![a, b]),
+    });
 }
 
-fn attendee(rng: &mut Rng, address: &str, resource: bool) -> String {
+/// A meeting's attendee: its address as written, and its real response.
+struct Invitee {
+    address: String,
+    status: &'static str,
+    kind: &'static str,
+}
+
+impl Invitee {
+    /// The attendee as `mailbox`'s copy shows it: the real response in the
+    /// organizer's copy and in the attendee's own, `none` elsewhere.
+    fn json(&self, real_response: bool) -> String {
+        let status = if real_response { self.status } else { "none" };
+        format!(
+            "{{\"email\":\"{}\",\"status\":\"{status}\",\"type\":\"{}\"}}",
+            self.address, self.kind
+        )
+    }
+}
+
+fn attendee(rng: &mut Rng, address: &str, resource: bool) -> Invitee {
     let status = match rng.below(100) {
         0..=59 => "accepted",
         60..=74 => "tentative",
@@ -202,10 +243,11 @@ fn attendee(rng: &mut Rng, address: &str, resource: bool) -> String {
     } else {
         "optional"
     };
-    format!(
-        "{{\"email\":\"{}\",\"status\":\"{status}\",\"type\":\"{kind}\"}}",
-        messy(rng, address)
-    )
+    Invitee {
+        address: messy(rng, address),
+        status,
+        kind,
+    }
 }
 
 /// Emits one meeting series (1-8 weekly occurrences) with one account;
@@ -230,7 +272,7 @@ pub fn meeting_series(
     } else {
         contacts[0].clone()
     };
-    let mut attendees: Vec<String> = Vec::new();
+    let mut attendees: Vec<Invitee> = Vec::new();
     for u in users.iter().skip(usize::from(organizer_is_org)) {
         attendees.push(attendee(
             rng,
@@ -245,7 +287,7 @@ pub fn meeting_series(
         let room = format!("room-{}@contoso.com", rng.below(9));
         attendees.push(attendee(rng, &room, true));
     }
-    attendees.dedup();
+    attendees.dedup_by(|a, b| a.address == b.address);
     let all_day = rng.chance(2);
     let minutes = *rng.pick(&DURATIONS);
     let occurrences = if rng.chance(60) { 1 } else { 2 + rng.below(7) };
@@ -266,9 +308,8 @@ pub fn meeting_series(
             (s.clone(), retime(end, offset))
         };
         let mut body = format!(
-            "{{\"type\":\"meeting\",\"uid\":\"ev-{seed}-{series}-{k}\",\"start\":\"{s}\",\"end\":\"{e}\",\"organizer\":\"{}\",\"attendees\":[{}],\"subject\":\"CANARY-MEETING-{series}\"",
+            "{{\"type\":\"meeting\",\"uid\":\"ev-{seed}-{series}-{k}\",\"start\":\"{s}\",\"end\":\"{e}\",\"organizer\":\"{}\",\"subject\":\"CANARY-MEETING-{series}\"",
             messy(rng, &organizer),
-            attendees.join(",")
         );
         if all_day {
             body.push_str(",\"all_day\":true");
@@ -279,10 +320,17 @@ pub fn meeting_series(
         if occurrences > 1 {
             let _ = write!(body, ",\"series_id\":\"series-{seed}-{series}\"");
         }
-        let mut mailboxes = users.clone();
-        mailboxes.sort_unstable();
-        mailboxes.dedup();
-        out.push(Record { body, mailboxes });
+        let mut copies = same_copies(users.clone());
+        for (mailbox, own) in &mut copies {
+            let me = people.users[*mailbox].address.trim().to_lowercase();
+            let organizes = organizer_is_org && me == organizer;
+            let list: Vec<String> = attendees
+                .iter()
+                .map(|a| a.json(organizes || a.address.trim().eq_ignore_ascii_case(&me)))
+                .collect();
+            let _ = write!(own, ",\"attendees\":[{}]", list.join(","));
+        }
+        out.push(Record { body, copies });
     }
     occurrences
 }

@@ -109,9 +109,10 @@ pub fn generate(options: &GenerateOptions, out: &Path) -> Result<GenerateSummary
     let mut write_batch =
         |records: &mut Vec<Record>, summary: &mut GenerateSummary| -> Result<(), GenerateError> {
             for r in records.drain(..) {
-                for &m in &r.mailboxes {
+                for (m, own) in &r.copies {
+                    let m = *m;
                     let mailbox = people.users[m].address.trim().to_lowercase();
-                    let line = format!("{},\"mailbox\":\"{mailbox}\"}}\n", r.body);
+                    let line = format!("{}{own},\"mailbox\":\"{mailbox}\"}}\n", r.body);
                     let (file, path) = &mut files[m % num_files];
                     file.write_all(line.as_bytes()).map_err(io_err(path))?;
                     summary.lines += 1;
@@ -207,4 +208,87 @@ fn write_tables(
     }
     write("contacts.csv", contacts)?;
     write("account_domains.csv", domains)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use serde_json::Value;
+
+    use super::*;
+
+    /// Every copy the generator wrote, by record id.
+    fn copies(dir: &Path) -> HashMap<String, Vec<Value>> {
+        let mut by_id: HashMap<String, Vec<Value>> = HashMap::new();
+        for entry in std::fs::read_dir(dir.join("activity"))
+            .expect("activity")
+            .flatten()
+        {
+            let text = std::fs::read_to_string(entry.path()).expect("text");
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<Value>(line) else {
+                    continue;
+                };
+                if let Some(id) = v.get("message_id").or(v.get("uid")).and_then(Value::as_str) {
+                    by_id.entry(id.to_owned()).or_default().push(v);
+                }
+            }
+        }
+        by_id
+    }
+
+    fn text(v: &Value, field: &str) -> String {
+        v[field].as_str().unwrap_or_default().trim().to_lowercase()
+    }
+
+    #[test]
+    fn copies_differ_as_real_mailboxes_do() {
+        let dir = tempfile::tempdir().expect("dir");
+        let options = GenerateOptions {
+            seed: 4,
+            users: 8,
+            accounts: 10,
+            emails: 3000,
+            meetings: 600,
+        };
+        generate(&options, dir.path()).expect("generated");
+        let (mut bcc, mut other_responses) = (0, 0);
+        for (id, copies) in copies(dir.path()) {
+            for copy in &copies {
+                let mailbox = text(copy, "mailbox");
+                if copy["type"] == "email" && copy.get("bcc").is_some() {
+                    assert_eq!(
+                        mailbox,
+                        text(copy, "from"),
+                        "{id}: bcc outside the sender's copy"
+                    );
+                    bcc += 1;
+                }
+                if copy["type"] == "meeting" && mailbox != text(copy, "organizer") {
+                    for a in copy["attendees"].as_array().expect("attendees") {
+                        if text(a, "email") != mailbox && a["status"] != "none" {
+                            panic!("{id}: {mailbox}'s copy knows another's response");
+                        }
+                    }
+                }
+            }
+            // The organizer's copy, when an org mailbox holds one, knows them.
+            let statuses = |c: &Value| {
+                c["attendees"]
+                    .as_array()
+                    .map_or(0, |a| a.iter().filter(|a| a["status"] != "none").count())
+            };
+            if copies.len() > 1 && copies[0]["type"] == "meeting" {
+                let most = copies.iter().map(statuses).max().unwrap_or(0);
+                let least = copies.iter().map(statuses).min().unwrap_or(0);
+                other_responses += usize::from(most > least);
+            }
+        }
+        assert!(bcc > 0, "some emails have a bcc");
+        assert!(
+            other_responses > 0,
+            "some meetings' copies differ in responses"
+        );
+    }
 }

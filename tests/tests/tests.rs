@@ -9,3 +9,6 @@ mod failures;
 mod formats;
 mod partitioning;
 mod privacy;
+mod quirks;
+mod reread;
+mod ties;

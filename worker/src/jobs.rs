@@ -11,9 +11,10 @@ use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::aggregate::{aggregate, replies, Original, ReplyProbe};
 use rapport_common::counters::RunCounters;
+use rapport_common::merge::{conflicts, sort_copies, Winners};
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
-use rapport_common::record::{decode_staged, StagedRecord};
+use rapport_common::record::{decode_staged, ShardId, StagedCopy};
 use rapport_common::reduce::{reduce, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
@@ -22,6 +23,7 @@ use crate::blob::{decode, encode};
 use rapport_formats::{ingest_shard, FormatContext};
 
 use crate::shard_reader::{for_each_piece, PIECE_BYTES};
+use crate::tie_reader::read_winners;
 
 /// Why a job did not complete.
 #[derive(Debug, thiserror::Error)]
@@ -134,8 +136,12 @@ async fn ingest(
         let mut partitions = vec![Vec::new(); c.key_partitions.max(1) as usize];
         let mut rejects = Vec::new();
         let mut counters = RunCounters::default();
-        for shard in &group {
-            for_each_piece(shard, PIECE_BYTES, |bytes| {
+        for (index, shard) in group.iter().enumerate() {
+            let id = ShardId {
+                group: part,
+                index: index as u32,
+            };
+            for_each_piece(shard, id, PIECE_BYTES, |bytes| {
                 let out = ingest_shard(bytes, shard.format, &format_ctx);
                 for (all, blob) in partitions.iter_mut().zip(out.partitions) {
                     all.extend_from_slice(&blob);
@@ -173,18 +179,29 @@ async fn aggregate_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    let mut records: Vec<StagedRecord> = Vec::new();
+    let mut copies: Vec<StagedCopy> = Vec::new();
     for path in backends
         .staging
         .list(&run_path(&run, &format!("ingest/{part:04}")))
         .await?
     {
         let bytes = backends.staging.get(&path).await?;
-        decode_staged(&bytes, &mut records)
+        decode_staged(&bytes, &mut copies)
             .map_err(|e| JobError::Permanent(format!("staging blob {path} is unreadable: {e}")))?;
     }
     let c = ctx.clone();
-    let out = blocking(move || aggregate(records, &c)).await?;
+    let out = blocking(move || -> Result<_, JobError> {
+        sort_copies(&mut copies);
+        // Copies that tie on what staging holds: read their records again.
+        let conflicts = conflicts(&copies);
+        let winners = if conflicts.is_empty() {
+            Winners::default()
+        } else {
+            read_winners(&c, &conflicts)?
+        };
+        aggregate(copies, &winners, &c).map_err(|e| JobError::Permanent(e.to_string()))
+    })
+    .await??;
     for (target, probes) in out.probes.iter().enumerate() {
         if !probes.is_empty() {
             backends

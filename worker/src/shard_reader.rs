@@ -13,13 +13,16 @@ use std::io::{Read, Seek, SeekFrom};
 
 use rapport_common::ingest::ShardBytes;
 use rapport_common::plan::{Shard, Split};
+use rapport_common::record::ShardId;
 
 /// Bytes read at a time.
 pub const PIECE_BYTES: usize = 8 * 1024 * 1024;
 
-/// Reads the shard (blocking) and hands each piece to `each`.
+/// Reads the shard (blocking), which is `id` in the plan, and hands each
+/// piece to `each`.
 pub fn for_each_piece(
     shard: &Shard,
+    id: ShardId,
     piece_bytes: usize,
     mut each: impl FnMut(&ShardBytes),
 ) -> std::io::Result<()> {
@@ -30,7 +33,7 @@ pub fn for_each_piece(
         let mut bytes = Vec::new();
         file.take(shard.end - offset).read_to_end(&mut bytes)?;
         check_length(bytes.len() as u64, shard.end - offset)?;
-        each(&piece(shard, offset, shard.start > 0, &bytes));
+        each(&piece(shard, id, offset, shard.start > 0, &bytes));
         return Ok(());
     }
     let mut skip_first_line = shard.start > 0;
@@ -61,7 +64,7 @@ pub fn for_each_piece(
         let last = cut_offset >= shard.end || (at_eof && cut == buffer.len());
         let view = ShardBytes {
             end: shard.end.min(cut_offset),
-            ..piece(shard, offset, skip_first_line, &buffer[..cut])
+            ..piece(shard, id, offset, skip_first_line, &buffer[..cut])
         };
         each(&view);
         if last {
@@ -82,12 +85,14 @@ fn read_more(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Res
 
 fn piece<'a>(
     shard: &'a Shard,
+    id: ShardId,
     offset: u64,
     skip_first_line: bool,
     bytes: &'a [u8],
 ) -> ShardBytes<'a> {
     ShardBytes {
         file: &shard.file,
+        shard: id,
         offset,
         skip_first_line,
         bytes,
@@ -170,7 +175,7 @@ mod tests {
                         start,
                         end: (start + shard_bytes).min(size),
                     };
-                    for_each_piece(&shard, piece_bytes, |p| {
+                    for_each_piece(&shard, ShardId::default(), piece_bytes, |p| {
                         records += rapport_formats::ingest_shard(p, format, &ctx)
                             .counters
                             .records;

@@ -31,10 +31,22 @@ pub struct Cluster {
     pub coordinator: Option<Child>,
     pub workers: Vec<Child>,
     pub job_delay_ms: u64,
+    /// With a folder, the coordinator and workers log at `trace` into files there.
+    pub log_dir: Option<tempfile::TempDir>,
 }
 
 impl Cluster {
     pub fn start(workers: usize) -> Cluster {
+        Cluster::start_with(workers, false)
+    }
+
+    /// A cluster whose coordinator and workers log everything, at `trace`,
+    /// into files ([`Cluster::logs`]).
+    pub fn start_logged(workers: usize) -> Cluster {
+        Cluster::start_with(workers, true)
+    }
+
+    fn start_with(workers: usize, logged: bool) -> Cluster {
         let n = PORTS.fetch_add(1, Ordering::Relaxed);
         let port = 7300 + (std::process::id() % 500) as u16 * 2 + n * 1000 % 20000;
         let mut cluster = Cluster {
@@ -44,6 +56,7 @@ impl Cluster {
             coordinator: None,
             workers: Vec::new(),
             job_delay_ms: 0,
+            log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
         };
         cluster.start_coordinator();
         for _ in 0..workers {
@@ -68,11 +81,44 @@ impl Cluster {
         c
     }
 
+    /// Where a long-running process's standard error goes: a log file of
+    /// its own when the cluster is logged, else nowhere.
+    fn stderr_for(&self, name: &str) -> Stdio {
+        match &self.log_dir {
+            Some(dir) => {
+                let n = std::fs::read_dir(dir.path()).map_or(0, |d| d.count());
+                let file = std::fs::File::create(dir.path().join(format!("{name}-{n}.log")))
+                    .expect("log file");
+                Stdio::from(file)
+            }
+            None => Stdio::null(),
+        }
+    }
+
+    fn log_level(&self) -> &'static str {
+        if self.log_dir.is_some() {
+            "trace"
+        } else {
+            "warn"
+        }
+    }
+
+    /// Everything the coordinator and workers logged so far.
+    pub fn logs(&self) -> String {
+        let dir = self.log_dir.as_ref().expect("a logged cluster");
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir.path()).expect("log dir").flatten() {
+            all.push_str(&std::fs::read_to_string(entry.path()).expect("log"));
+        }
+        all
+    }
+
     pub fn start_coordinator(&mut self) {
         let child = self
             .command(&["coordinator"])
+            .env("RAPPORT_LOG", self.log_level())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.stderr_for("coordinator"))
             .spawn()
             .expect("coordinator");
         self.coordinator = Some(child);
@@ -98,8 +144,9 @@ impl Cluster {
         let child = self
             .command(&["worker"])
             .env("RAPPORT_JOB_DELAY_MS", self.job_delay_ms.to_string())
+            .env("RAPPORT_LOG", self.log_level())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(self.stderr_for("worker"))
             .spawn()
             .expect("worker");
         self.workers.push(child);

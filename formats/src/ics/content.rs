@@ -3,6 +3,8 @@
 //! with the byte offset of its `BEGIN:VEVENT` line. Properties of nested
 //! components (`VALARM`) are not the event's and are left out.
 
+use super::values::unescape_text;
+
 /// One property: `NAME;PARAM=VALUE:VALUE`. Names are upper-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Property {
@@ -38,7 +40,7 @@ pub struct RawEvent {
 /// `DAYLIGHT` observance.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawTimezone {
-    /// `TZID`.
+    /// `TZID`, unescaped (`\,` is a comma).
     pub tzid: String,
     /// Observances.
     pub observances: Vec<Vec<Property>>,
@@ -55,18 +57,26 @@ pub struct Contents {
     pub bad_lines: Vec<usize>,
 }
 
-/// Unfolded logical lines with the offset of their first physical line.
-fn logical_lines(text: &str) -> Vec<(usize, String)> {
+/// Unfolded logical lines with the byte offset of their first physical
+/// line. Lines are cut on bytes and each read as UTF-8 (invalid bytes
+/// replaced), so offsets count the file's bytes whatever it holds.
+fn logical_lines(bytes: &[u8]) -> Vec<(usize, String)> {
     let mut lines: Vec<(usize, String)> = Vec::new();
     let mut pos = 0;
-    for physical in text.split_inclusive('\n') {
+    for physical in bytes.split_inclusive(|b| *b == b'\n') {
         let start = pos;
         pos += physical.len();
-        let line = physical.trim_end_matches(['\r', '\n']);
+        let end = physical.len()
+            - physical
+                .iter()
+                .rev()
+                .take_while(|b| matches!(b, b'\r' | b'\n'))
+                .count();
+        let line = String::from_utf8_lossy(&physical[..end]);
         match (line.as_bytes().first(), lines.last_mut()) {
             (Some(b' ' | b'\t'), Some((_, last))) => last.push_str(&line[1..]),
             (None, _) => {}
-            _ => lines.push((start, line.to_owned())),
+            _ => lines.push((start, line.into_owned())),
         }
     }
     lines
@@ -116,8 +126,8 @@ pub fn parse_line(line: &str) -> Option<Property> {
     })
 }
 
-/// Reads the events of an iCalendar text.
-pub fn read(text: &str) -> Contents {
+/// Reads the events of an iCalendar file's bytes.
+pub fn read(text: &[u8]) -> Contents {
     let mut contents = Contents::default();
     // Components open around the current line; the event being read and
     // the depth it was opened at.
@@ -176,7 +186,7 @@ pub fn read(text: &str) -> Contents {
                     }
                 } else if let Some((d, tz, open)) = timezone.as_mut() {
                     if depth == *d && property.name == "TZID" {
-                        tz.tzid = property.value.trim().to_owned();
+                        tz.tzid = unescape_text(property.value.trim());
                     } else if depth == *d + 1 && *open {
                         if let Some(observance) = tz.observances.last_mut() {
                             observance.push(property);
@@ -200,7 +210,7 @@ mod tests {
     #[test]
     fn lines_unfold_and_quoted_parameters_keep_their_separators() {
         let text = "BEGIN:VEVENT\r\nATTENDEE;CN=\"Doe, J: x\";PARTSTAT=DECLINED:mailto:j@\r\n example.com\r\nBEGIN:VALARM\r\nUID:alarm\r\nEND:VALARM\r\nUID:e1\r\nEND:VEVENT\r\n";
-        let contents = read(text);
+        let contents = read(text.as_bytes());
         assert_eq!(contents.events.len(), 1);
         let props = &contents.events[0].properties;
         assert_eq!(props.len(), 2, "the alarm's UID is not the event's");
@@ -211,10 +221,20 @@ mod tests {
     }
 
     #[test]
+    fn offsets_count_bytes_even_after_invalid_utf8() {
+        // Two bytes that are no UTF-8 read as two replacement characters,
+        // six bytes of text: offsets in the text would be four too far.
+        let text = b"BEGIN:VCALENDAR\nX-JUNK:\xff\xfe\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\n";
+        let contents = read(text);
+        let at = contents.events[0].offset;
+        assert!(text[at..].starts_with(b"BEGIN:VEVENT"), "offset {at}");
+    }
+
+    #[test]
     fn events_carry_their_offsets_and_bad_lines_are_listed() {
         let text =
             "BEGIN:VCALENDAR\nnonsense\nBEGIN:VEVENT\nUID:a\nEND:VEVENT\nBEGIN:VEVENT\nUID:b\n";
-        let contents = read(text);
+        let contents = read(text.as_bytes());
         assert_eq!(contents.bad_lines, [16]);
         let offsets: Vec<usize> = contents.events.iter().map(|e| e.offset).collect();
         assert_eq!(offsets, [25, 55]);

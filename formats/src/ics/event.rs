@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use calcard::common::timezone::Tz as CalTz;
 use chrono::NaiveDateTime;
 use rapport_common::directory::{Directory, Party};
-use rapport_common::record::{tidy_parties, RecordKey, StagedMeeting};
+use rapport_common::record::{tidy_attendees, Attendee, ParsedCopy, RecordKey, StagedMeeting};
 use rapport_common::reject::{RejectReason as R, Rejection};
 
 use super::content::{Property, RawEvent, RawTimezone};
-use super::recurrence::expand;
-use super::values::{parse_duration, parse_time, property_time, Time, Zone};
+use super::recurrence::{expand, MAX_STEPS};
+use super::values::{parse_duration, parse_time, property_time, unescape_text, Time, Zone};
 use super::vtimezone::RuleZone;
 use crate::zones::{local_to_epoch, zone_named};
 
@@ -41,11 +41,21 @@ impl Zones {
         Zones { defined, tenant }
     }
 
+    /// The zone a `TZID` parameter names. A parameter is quoted, not
+    /// escaped, but some writers escape its commas as in the `VTIMEZONE`'s
+    /// `TZID` value: an escaped name is tried too.
     fn named(&self, name: &str) -> Option<Named<'_>> {
-        match zone_named(name) {
-            Some(tz) => Some(Named::Known(tz)),
-            None => self.defined.get(name.trim()).map(Named::Rules),
+        let name = name.trim();
+        if let Some(tz) = zone_named(name) {
+            return Some(Named::Known(tz));
         }
+        if let Some(zone) = self.defined.get(name) {
+            return Some(Named::Rules(zone));
+        }
+        let unescaped = unescape_text(name);
+        (unescaped != name)
+            .then(|| self.defined.get(&unescaped).map(Named::Rules))
+            .flatten()
     }
 
     /// The instant of a time; a local time skipped by a DST change is read
@@ -93,9 +103,14 @@ pub struct Event {
     start: i64,
     end: i64,
     organizer: Party,
-    attendees: Vec<Party>,
-    ignored: bool,
-    rrule: Option<String>,
+    /// The organizer's address as written (after `mailto:`): ties between
+    /// copies are broken on it.
+    organizer_address: String,
+    attendees: Vec<Attendee>,
+    cancelled: bool,
+    all_day: bool,
+    /// Every `RRULE` (RFC 2445 allowed several; the event recurs on their union).
+    rrules: Vec<String>,
     rdates: Vec<(i64, Option<i64>)>,
     exdates: Vec<i64>,
 }
@@ -114,8 +129,8 @@ impl Event {
         let first = |name: &str| raw.properties.iter().find(|p| p.name == name);
         let all = |name: &'static str| raw.properties.iter().filter(move |p| p.name == name);
         let uid = first("UID")
-            .map(|p| p.value.trim().to_owned())
-            .filter(|u| !u.is_empty())
+            .map(|p| unescape_text(p.value.trim()))
+            .filter(|u| !u.trim().is_empty())
             .ok_or_else(|| Rejection::new(R::MissingUid, "UID"))?;
         let start_time = first("DTSTART")
             .and_then(property_time)
@@ -137,8 +152,9 @@ impl Event {
             return Err(Rejection::new(R::EndNotAfterStart, "DTEND"));
         }
         let mut buf = String::with_capacity(64);
-        let organizer = first("ORGANIZER")
-            .and_then(|p| directory.resolve_raw(mailto(&p.value), &mut buf))
+        let organizer_address = first("ORGANIZER").map_or("", |p| mailto(&p.value));
+        let organizer = directory
+            .resolve_raw(organizer_address, &mut buf)
             .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "ORGANIZER"))?;
         let mut attendees = Vec::new();
         for p in all("ATTENDEE") {
@@ -148,14 +164,14 @@ impl Event {
             let resource = p.param("CUTYPE").is_some_and(|c| {
                 c.eq_ignore_ascii_case("ROOM") || c.eq_ignore_ascii_case("RESOURCE")
             });
-            if declined || resource {
-                continue;
-            }
             if let Some(party) = directory.resolve_raw(mailto(&p.value), &mut buf) {
-                attendees.push(party);
+                attendees.push(Attendee {
+                    party,
+                    excluded: declined || resource,
+                });
             }
         }
-        tidy_parties(&mut attendees);
+        tidy_attendees(&mut attendees);
         let cancelled =
             first("STATUS").is_some_and(|p| p.value.trim().eq_ignore_ascii_case("CANCELLED"));
         let recurrence_id = match first("RECURRENCE-ID") {
@@ -185,13 +201,15 @@ impl Event {
             offset: raw.offset,
             uid,
             recurrence_id,
-            ignored: cancelled || start_time.is_date,
+            cancelled,
+            all_day: start_time.is_date,
             start_time,
             start,
             end,
             organizer,
+            organizer_address: organizer_address.to_owned(),
             attendees,
-            rrule: first("RRULE").map(|p| p.value.clone()),
+            rrules: all("RRULE").map(|p| p.value.clone()).collect(),
             rdates,
             exdates,
         })
@@ -199,23 +217,30 @@ impl Event {
 
     /// True when the event repeats.
     pub fn is_recurring(&self) -> bool {
-        self.rrule.is_some() || !self.rdates.is_empty()
+        !self.rrules.is_empty() || !self.rdates.is_empty()
     }
 
-    /// The occurrence as staged, under `key`.
-    pub fn staged(&self, key: RecordKey) -> StagedMeeting {
-        StagedMeeting {
+    /// An occurrence, under `key`, from `start` to `end`, with its text.
+    pub fn occurrence(&self, key: RecordKey, start: i64, end: i64) -> ParsedCopy<'_> {
+        let meeting = StagedMeeting {
             key,
-            start: self.start,
-            end: self.end,
+            start,
+            end,
             organizer: self.organizer,
             attendees: self.attendees.clone(),
-            ignored: self.ignored,
-        }
+            cancelled: self.cancelled,
+            all_day: self.all_day,
+        };
+        ParsedCopy::meeting(meeting, self.organizer_address.as_str())
+    }
+
+    /// The event as one occurrence, under `key`, at its own time.
+    pub fn staged(&self, key: RecordKey) -> ParsedCopy<'_> {
+        self.occurrence(key, self.start, self.end)
     }
 
     /// (start, end) of each occurrence starting in `[from, until)`: the
-    /// first (`DTSTART`), the rule's and the `RDATE`s, less the `EXDATE`s.
+    /// first (`DTSTART`), every rule's and the `RDATE`s, less the `EXDATE`s.
     pub fn occurrences(
         &self,
         zones: &Zones,
@@ -224,9 +249,10 @@ impl Event {
     ) -> Result<Vec<(i64, i64)>, Rejection> {
         let duration = self.end - self.start;
         let mut starts: Vec<(i64, i64)> = vec![(self.start, self.end)];
-        if let Some(rule) = &self.rrule {
+        let mut budget = MAX_STEPS;
+        for rule in &self.rrules {
             let zone = &self.start_time.zone;
-            let locals = expand(rule, self.start_time.local, from, until, |t| {
+            let locals = expand(rule, self.start_time.local, from, until, &mut budget, |t| {
                 zones.local_of(zone, t)
             })
             .map_err(|_| Rejection::new(R::InvalidRecurrence, "RRULE"))?;

@@ -17,7 +17,7 @@ mod vtimezone;
 use std::collections::{HashMap, HashSet};
 
 use rapport_common::ingest::{IngestSink, RawRecord};
-use rapport_common::record::{meeting_key, StagedMeeting, StagedRecord};
+use rapport_common::record::meeting_key;
 use rapport_common::reject::{RejectReason as R, Rejection};
 
 use crate::FormatContext;
@@ -25,8 +25,7 @@ use event::{Event, Zones};
 
 /// Parses a whole iCalendar file.
 pub fn parse(record: RawRecord, ctx: &FormatContext, sink: &mut IngestSink) {
-    let text = String::from_utf8_lossy(record.bytes);
-    let contents = content::read(&text);
+    let contents = content::read(record.bytes);
     for offset in &contents.bad_lines {
         sink.reject(
             record.offset + *offset as u64,
@@ -51,7 +50,7 @@ pub fn parse(record: RawRecord, ctx: &FormatContext, sink: &mut IngestSink) {
     let mut replaced: HashSet<(&str, i64)> = HashSet::new();
     for e in events.iter().filter(|e| e.recurrence_id.is_none()) {
         if !e.is_recurring() {
-            sink.stage(&StagedRecord::Meeting(e.staged(meeting_key(&e.uid))));
+            sink.stage(e.staged(meeting_key(&e.uid)));
             continue;
         }
         let starts = match e.occurrences(&zones, ctx.expand_from, ctx.expand_until) {
@@ -67,13 +66,9 @@ pub fn parse(record: RawRecord, ctx: &FormatContext, sink: &mut IngestSink) {
             match own.and_then(|o| o.get(&start)) {
                 Some(o) => {
                     replaced.insert((&e.uid, start));
-                    sink.stage(&StagedRecord::Meeting(o.staged(key)));
+                    sink.stage(o.staged(key));
                 }
-                None => sink.stage(&StagedRecord::Meeting(StagedMeeting {
-                    start,
-                    end,
-                    ..e.staged(key)
-                })),
+                None => sink.stage(e.occurrence(key, start, end)),
             }
         }
     }
@@ -82,9 +77,7 @@ pub fn parse(record: RawRecord, ctx: &FormatContext, sink: &mut IngestSink) {
     for e in &events {
         if let Some(rid) = e.recurrence_id {
             if !replaced.contains(&(e.uid.as_str(), rid)) {
-                sink.stage(&StagedRecord::Meeting(
-                    e.staged(occurrence_key(&e.uid, rid)),
-                ));
+                sink.stage(e.staged(occurrence_key(&e.uid, rid)));
             }
         }
     }

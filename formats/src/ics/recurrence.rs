@@ -10,9 +10,10 @@ use rrule::{RRule, Tz as RuleTz, Unvalidated};
 
 use super::values::parse_time;
 
-/// Most occurrences one rule may step through, from its start to the end
-/// of the range: bounds the work a rule can cost (a `FREQ=SECONDLY` rule
-/// started decades before the window would otherwise take minutes).
+/// Most occurrences the rules of one event may step through together, from
+/// its start to the end of the range: bounds the work an event can cost (a
+/// `FREQ=SECONDLY` rule started decades before the window would otherwise
+/// take minutes, and an event may hold several rules).
 pub const MAX_STEPS: usize = 100_000;
 
 /// A day, in seconds: the margin around the requested range, as no zone
@@ -21,12 +22,15 @@ const DAY: i64 = 86_400;
 
 /// Local start times of `rule` from `dtstart` whose instant, as `to_instant`
 /// places them, falls in `[from, until)`. `until_to_local` turns a UTC
-/// `UNTIL` into the event's local time.
+/// `UNTIL` into the event's local time. Each step spends one of `budget`
+/// (shared by an event's rules, from [`MAX_STEPS`]); an empty budget is an
+/// error.
 pub fn expand(
     rule: &str,
     dtstart: NaiveDateTime,
     from: i64,
     until: i64,
+    budget: &mut usize,
     until_to_local: impl Fn(i64) -> Option<NaiveDateTime>,
 ) -> Result<Vec<NaiveDateTime>, String> {
     let rule = local_until(rule, &until_to_local)?;
@@ -42,7 +46,8 @@ pub fn expand(
     };
     let mut starts = Vec::new();
     let mut steps = set.limit().into_iter();
-    for _ in 0..MAX_STEPS {
+    while *budget > 0 {
+        *budget -= 1;
         match steps.next() {
             Some(d) if d >= hi => return Ok(starts),
             Some(d) => {
@@ -105,6 +110,7 @@ mod tests {
             local("20260305T100000"),
             epoch("20260310T000000"),
             epoch("20260401T000000"),
+            &mut MAX_STEPS.clone(),
             |_| None,
         )
         .expect("expands");
@@ -126,6 +132,7 @@ mod tests {
             local("20260305T100000"),
             epoch("20260301T000000"),
             epoch("20260401T000000"),
+            &mut MAX_STEPS.clone(),
             to_local,
         )
         .expect("expands");
@@ -140,6 +147,7 @@ mod tests {
             local("19900101T000000"),
             epoch("20260101T000000"),
             epoch("20270101T000000"),
+            &mut MAX_STEPS.clone(),
             |_| None,
         );
         assert!(r.is_err());
@@ -148,10 +156,29 @@ mod tests {
             local("19900101T000000"),
             epoch("20260101T000000"),
             epoch("20270101T000000"),
+            &mut MAX_STEPS.clone(),
             |_| None,
         );
         assert_eq!(r, Ok(Vec::new()), "a rule with no occurrence at all");
         assert!(start.elapsed().as_secs() < 20, "bounded work");
+    }
+
+    #[test]
+    fn the_rules_of_one_event_share_one_budget() {
+        let mut budget = 10;
+        let mut six_days = || {
+            expand(
+                "FREQ=DAILY;COUNT=6",
+                local("20260305T100000"),
+                epoch("20260301T000000"),
+                epoch("20260401T000000"),
+                &mut budget,
+                |_| None,
+            )
+        };
+        assert_eq!(six_days().map(|s| s.len()), Ok(6));
+        let second = six_days();
+        assert!(second.is_err(), "4 steps left for 6 occurrences");
     }
 
     #[test]
@@ -167,6 +194,7 @@ mod tests {
                 local("20260305T100000"),
                 0,
                 epoch("20300101T000000"),
+                &mut MAX_STEPS.clone(),
                 |_| None,
             );
             assert!(r.is_err(), "{rule}");

@@ -69,6 +69,30 @@ pub fn parse_time(text: &str, tzid: Option<&str>) -> Option<Time> {
     })
 }
 
+/// A TEXT value unescaped (RFC 5545 §3.3.11): `\,` `\;` `\\` and `\n`
+/// (or `\N`) stand for a comma, a semicolon, a backslash and a newline;
+/// any other backslash stays as written.
+pub fn unescape_text(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some(e @ (',' | ';' | '\\')) => out.push(e),
+            Some('n' | 'N') => out.push('\n'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
 /// A property's (first) value as a time.
 pub fn property_time(p: &Property) -> Option<Time> {
     parse_time(p.value.split(',').next()?, p.param("TZID"))
@@ -133,6 +157,16 @@ mod tests {
         ] {
             assert_eq!(parse_time(bad, None), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn text_values_are_unescaped() {
+        assert_eq!(
+            unescape_text(r"Pacific Time (US & Canada)\, Tijuana"),
+            "Pacific Time (US & Canada), Tijuana"
+        );
+        assert_eq!(unescape_text(r"a\;b\\c\Nd\x"), "a;b\\c\nd\\x");
+        assert_eq!(unescape_text("plain"), "plain");
     }
 
     #[test]

@@ -6,7 +6,7 @@
 use chrono::NaiveDateTime;
 
 use super::content::{Property, RawTimezone};
-use super::recurrence::expand;
+use super::recurrence::{expand, MAX_STEPS};
 use super::values::parse_time;
 
 /// One observance.
@@ -65,9 +65,14 @@ impl RuleZone {
                 // The rule runs on local times; the range is wide enough
                 // for any offset.
                 locals.extend(
-                    expand(rule, o.start, around - 2 * YEAR, around + YEAR, |t| {
-                        chrono::DateTime::from_timestamp(t + o.from, 0).map(|d| d.naive_utc())
-                    })
+                    expand(
+                        rule,
+                        o.start,
+                        around - 2 * YEAR,
+                        around + YEAR,
+                        &mut MAX_STEPS.clone(),
+                        |t| chrono::DateTime::from_timestamp(t + o.from, 0).map(|d| d.naive_utc()),
+                    )
                     .unwrap_or_default(),
                 );
             }
@@ -136,7 +141,7 @@ BEGIN:DAYLIGHT\nDTSTART:19700329T020000\nRRULE:FREQ=YEARLY;BYMONTH=3;BYDAY=-1SU\
 TZOFFSETFROM:+0100\nTZOFFSETTO:+0200\nEND:DAYLIGHT\nEND:VTIMEZONE\n";
 
     fn zone() -> RuleZone {
-        RuleZone::read(&read(CET).timezones[0]).expect("a zone")
+        RuleZone::read(&read(CET.as_bytes()).timezones[0]).expect("a zone")
     }
 
     fn local(text: &str) -> NaiveDateTime {

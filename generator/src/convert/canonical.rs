@@ -30,6 +30,9 @@ pub struct Email {
     /// `subject` (written out as content, never read back).
     #[serde(default)]
     pub subject: Option<String>,
+    /// `mailbox`: whose mailbox this copy came from.
+    #[serde(default)]
+    pub mailbox: Option<String>,
 }
 
 /// A canonical attendee.
@@ -72,6 +75,9 @@ pub struct Meeting {
     /// `subject`.
     #[serde(default)]
     pub subject: Option<String>,
+    /// `mailbox`: whose mailbox this copy came from.
+    #[serde(default)]
+    pub mailbox: Option<String>,
 }
 
 impl Email {
@@ -114,6 +120,38 @@ pub enum RejectedKind {
     Meeting,
     /// Anything else, or not JSON.
     Other,
+}
+
+impl Item {
+    /// Whose mailbox the copy came from, if the line says.
+    pub fn mailbox(&self) -> Option<&str> {
+        match self {
+            Item::Email(e) => e.mailbox.as_deref(),
+            Item::Meeting(m) => m.mailbox.as_deref(),
+            Item::Rejected(_) => None,
+        }
+    }
+}
+
+/// A file's items by the mailbox each copy came from, mailboxes in the
+/// order they first appear; items that name none (rejected lines) stay
+/// with the mailbox before them, so each file's lines are all kept.
+pub fn by_mailbox(items: Vec<Item>) -> Vec<Vec<Item>> {
+    let mut groups: Vec<(Option<String>, Vec<Item>)> = Vec::new();
+    for item in items {
+        let at = match item.mailbox() {
+            Some(m) => groups.iter().position(|(k, _)| k.as_deref() == Some(m)),
+            None => groups.len().checked_sub(1),
+        };
+        match at {
+            Some(i) => groups[i].1.push(item),
+            None => {
+                let key = item.mailbox().map(str::to_owned);
+                groups.push((key, vec![item]));
+            }
+        }
+    }
+    groups.into_iter().map(|(_, items)| items).collect()
 }
 
 /// Reads the lines of a file; blank lines are left out.

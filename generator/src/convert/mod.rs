@@ -6,6 +6,7 @@
 //!
 //! Records the `jsonl` reader rejects are written as records the target
 //! format rejects too, so every copy of every record has a counterpart.
+//! Each mailbox's copies (the `mailbox` field) go to files of their own.
 //!
 //! # Layout
 //! - [`canonical`] — the `jsonl` records, read.
@@ -20,7 +21,7 @@ pub mod mail_out;
 
 use std::path::{Path, PathBuf};
 
-use canonical::{read_file, Item};
+use canonical::{by_mailbox, read_file, Item};
 use rapport_common::tenant::{parse_toml, Format};
 
 /// An export format other than `jsonl`.
@@ -161,6 +162,9 @@ pub fn convert_tenant(
             std::fs::copy(&from, &to).map_err(io(&from))?;
         }
     }
+    // One output per mailbox: each keeps its own copy of every record (a
+    // series held by three mailboxes is three series, each with the
+    // responses its mailbox knows), as real exports do.
     let mut mailboxes: Vec<(String, Vec<Item>)> = Vec::new();
     for path in &source.activity {
         let text = std::fs::read(path).map_err(io(path))?;
@@ -168,7 +172,9 @@ pub fn convert_tenant(
             || "mailbox".to_owned(),
             |s| s.to_string_lossy().into_owned(),
         );
-        mailboxes.push((stem, read_file(&text)));
+        for (k, items) in by_mailbox(read_file(&text)).into_iter().enumerate() {
+            mailboxes.push((format!("{stem}-{k:03}"), items));
+        }
     }
     let mut written = Writer {
         summary: ConvertSummary::default(),
@@ -186,20 +192,24 @@ pub fn convert_tenant(
             std::fs::create_dir_all(&eml_dir).map_err(io(&eml_dir))?;
             let series =
                 ics_out::SeriesPlan::new(mailboxes.iter().map(|(_, items)| items.as_slice()));
+            let mut num_emls = 0;
             for (stem, items) in &mailboxes {
                 let (mbox, emls) = mail_out::write_mailbox(items, stem);
                 written.file(&activity_dir.join(format!("{stem}.mbox")), &mbox)?;
+                num_emls += emls.len();
                 for (name, eml) in emls {
                     written.file(&eml_dir.join(name), &eml)?;
                 }
                 let ics = ics_out::write_calendar(items, source.timezone, &series);
                 written.file(&activity_dir.join(format!("{stem}.ics")), ics.as_bytes())?;
             }
-            vec![
-                ("mbox", "activity/*.mbox"),
-                ("mbox", "activity/eml/*.eml"),
-                ("ics", "activity/*.ics"),
-            ]
+            let mut sources = vec![("mbox", "activity/*.mbox"), ("ics", "activity/*.ics")];
+            // A pattern that matches no file is refused: name .eml files only
+            // when a mailbox was big enough to have one.
+            if num_emls > 0 {
+                sources.insert(1, ("mbox", "activity/eml/*.eml"));
+            }
+            sources
         }
     };
     let config_out = out.join("tenant.toml");
@@ -223,5 +233,72 @@ impl Writer {
         self.summary.files += 1;
         self.summary.bytes += bytes.len() as u64;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One jsonl file holding three mailboxes' copies of a weekly series,
+    /// each copy with its mailbox's own responses.
+    fn series_tenant(dir: &Path) -> PathBuf {
+        let ties = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/data/ties");
+        let mut lines = String::new();
+        for mailbox in ["anna", "zed", "carl"] {
+            let text = std::fs::read_to_string(ties.join(format!("activity/{mailbox}.jsonl")))
+                .expect("fixture");
+            for line in text.lines().filter(|l| l.contains("\"series_id\"")) {
+                lines.push_str(line);
+                lines.push('\n');
+            }
+        }
+        std::fs::create_dir_all(dir.join("activity")).expect("dir");
+        std::fs::write(dir.join("activity/all.jsonl"), lines).expect("written");
+        for file in [
+            "tenant.toml",
+            "org_users.csv",
+            "contacts.csv",
+            "account_domains.csv",
+        ] {
+            std::fs::copy(ties.join(file), dir.join(file)).expect("copied");
+        }
+        dir.join("tenant.toml")
+    }
+
+    fn files_holding(dir: &Path, needle: &str) -> Vec<String> {
+        let mut found: Vec<String> = std::fs::read_dir(dir.join("activity"))
+            .expect("activity")
+            .flatten()
+            .filter(|e| std::fs::read_to_string(e.path()).is_ok_and(|text| text.contains(needle)))
+            .map(|e| std::fs::read_to_string(e.path()).expect("text"))
+            .collect();
+        found.sort();
+        found
+    }
+
+    #[test]
+    fn a_series_held_by_three_mailboxes_is_three_series_in_every_format() {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = series_tenant(&dir.path().join("jsonl"));
+        let mail = dir.path().join("mail");
+        convert_tenant(&config, &mail, TargetFormat::Mail).expect("converted");
+        let calendars = files_holding(&mail, "UID:weekly-s");
+        assert_eq!(calendars.len(), 3, "one recurring series per mailbox");
+        let unfolded: Vec<String> = calendars.iter().map(|c| c.replace("\r\n ", "")).collect();
+        let declines = unfolded
+            .iter()
+            .filter(|c| c.contains("PARTSTAT=DECLINED;CN=\"zed, guest\""))
+            .count();
+        assert_eq!(declines, 1, "Zed's decline, in Zed's copy only");
+        let graph = dir.path().join("graph");
+        convert_tenant(&config, &graph, TargetFormat::Graph).expect("converted");
+        for uid in ["wk-0", "wk-1", "wk-2"] {
+            assert_eq!(
+                files_holding(&graph, &format!("\"{uid}\"")).len(),
+                3,
+                "{uid}: a copy per mailbox"
+            );
+        }
     }
 }
