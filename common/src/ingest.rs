@@ -10,10 +10,9 @@ use rustc_hash::FxHashSet;
 use crate::counters::RunCounters;
 use crate::directory::Directory;
 use crate::jsonl;
-use crate::merge::CopyKey;
 use crate::plan::{key_partition, Split};
 use crate::record::{
-    encode_staged, ParsedCopy, ShardId, SourceRef, StagedCopy, StagedRecord, TieStrings,
+    encode_staged, CopyKey, ParsedCopy, ShardId, SourceRef, StagedCopy, StagedRecord, TieStrings,
 };
 use crate::reject::{RejectLine, Rejection};
 
@@ -48,6 +47,21 @@ pub struct ShardBytes<'a> {
     pub end: u64,
     /// Where records begin.
     pub split: Split,
+}
+
+impl<'a> ShardBytes<'a> {
+    /// All of a file's bytes as one shard, read at once (tools and tests).
+    pub fn whole_file(file: &'a str, bytes: &'a [u8], split: Split) -> ShardBytes<'a> {
+        ShardBytes {
+            file,
+            shard: ShardId::default(),
+            offset: 0,
+            skip_first_line: false,
+            bytes,
+            end: bytes.len() as u64,
+            split,
+        }
+    }
 }
 
 /// One record of a shard: its file offset and bytes.
@@ -125,13 +139,13 @@ pub struct IngestSink<'a> {
     key_partitions: u32,
     /// File offset of the record being read: the source of what it stages.
     record: u64,
-    capture: Option<Capture>,
+    capture: Option<Capture<'a>>,
     out: IngestOutput,
 }
 
 /// The copies of some records, read again with their text.
-struct Capture {
-    wanted: FxHashSet<CopyKey>,
+struct Capture<'a> {
+    wanted: &'a FxHashSet<CopyKey>,
     found: Vec<(StagedRecord, TieStrings)>,
 }
 
@@ -153,7 +167,7 @@ impl<'a> IngestSink<'a> {
 
     /// A sink that stages nothing and keeps the copies with a key in
     /// `wanted`, with their text.
-    pub fn capturing(shard: &ShardBytes<'a>, wanted: FxHashSet<CopyKey>) -> IngestSink<'a> {
+    pub fn capturing(shard: &ShardBytes<'a>, wanted: &'a FxHashSet<CopyKey>) -> IngestSink<'a> {
         IngestSink {
             capture: Some(Capture {
                 wanted,
@@ -301,10 +315,10 @@ this is not json\n\
     #[test]
     fn a_capturing_sink_keeps_the_wanted_copies_with_their_text_and_stages_nothing() {
         let bytes = shard(TEXT, 0, TEXT.len() as u64, Split::Lines);
-        let wanted = [(0u8, crate::record::email_key("<b>"))]
+        let wanted: FxHashSet<CopyKey> = [(0u8, crate::record::email_key("<b>"))]
             .into_iter()
             .collect();
-        let mut sink = IngestSink::capturing(&bytes, wanted);
+        let mut sink = IngestSink::capturing(&bytes, &wanted);
         ingest_jsonl(&bytes, &Directory::default(), &mut sink);
         let found = sink.finish_capture();
         assert_eq!(found.len(), 1);

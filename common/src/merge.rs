@@ -19,12 +19,9 @@ use rustc_hash::FxHashMap;
 
 use crate::directory::Party;
 use crate::record::{
-    tidy_attendees, RecordKey, SourceRef, StagedCopy, StagedEmail, StagedMeeting, StagedRecord,
-    TieStrings,
+    tidy_attendees, CopyKey, RecordKey, SourceRef, StagedCopy, StagedEmail, StagedMeeting,
+    StagedRecord, TieStrings,
 };
-
-/// A record's identity: kind (0 email, 1 meeting) and hashed id.
-pub type CopyKey = (u8, RecordKey);
 
 /// Copies of one record that tie on time and differ in what the first copy
 /// decides: only their text can say which comes first.
@@ -78,6 +75,20 @@ fn decided(record: &StagedRecord) -> (Party, Option<RecordKey>, bool) {
     }
 }
 
+/// The copies of one record that sort first on time, and whether they
+/// agree on what the first copy decides (then any of them is the first).
+fn tied_first<T>(group: &[T], record: impl Fn(&T) -> &StagedRecord) -> (Vec<&T>, bool) {
+    let first = group.iter().map(|c| time_of(record(c))).min();
+    let tied: Vec<&T> = group
+        .iter()
+        .filter(|c| Some(time_of(record(c))) == first)
+        .collect();
+    let agree = tied
+        .windows(2)
+        .all(|w| decided(record(w[0])) == decided(record(w[1])));
+    (tied, agree)
+}
+
 /// Sorts copies by key, so that each record's copies are adjacent.
 pub fn sort_copies(copies: &mut [StagedCopy]) {
     copies.sort_unstable_by_key(|c| c.record.key());
@@ -92,16 +103,7 @@ fn groups(copies: &[StagedCopy]) -> impl Iterator<Item = &[StagedCopy]> {
 pub fn conflicts(copies: &[StagedCopy]) -> Vec<Conflict> {
     let mut found = Vec::new();
     for group in groups(copies).filter(|g| g.len() > 1) {
-        let Some(first) = group.iter().map(|c| time_of(&c.record)).min() else {
-            continue;
-        };
-        let tied: Vec<&StagedCopy> = group
-            .iter()
-            .filter(|c| time_of(&c.record) == first)
-            .collect();
-        let agree = tied
-            .windows(2)
-            .all(|w| decided(&w[0].record) == decided(&w[1].record));
+        let (tied, agree) = tied_first(group, |c| &c.record);
         if agree {
             continue;
         }
@@ -180,12 +182,8 @@ fn merge_group(
     if group.len() == 1 {
         return group.pop().ok_or(MergeError::Unresolved);
     }
-    let first_time = group.iter().map(time_of).min();
-    let tied: Vec<&StagedRecord> = group
-        .iter()
-        .filter(|r| Some(time_of(r)) == first_time)
-        .collect();
-    let winner = if tied.windows(2).all(|w| decided(w[0]) == decided(w[1])) {
+    let (tied, agree) = tied_first(group, |r| r);
+    let winner = if agree {
         tied[0]
     } else {
         winners.get(&tied[0].key()).ok_or(MergeError::Unresolved)?

@@ -212,6 +212,10 @@ impl TieText<'_> {
 /// A message id or uid, hashed.
 pub type RecordKey = u128;
 
+/// A record's identity: kind (0 email, 1 meeting) and hashed id; every
+/// copy of the record has it.
+pub type CopyKey = (u8, RecordKey);
+
 const EMAIL_SEED: u64 = 0x0e3a11;
 const MEETING_SEED: u64 = 0x3ee71;
 
@@ -233,7 +237,7 @@ pub fn partition_bits(key: RecordKey) -> u64 {
 
 impl StagedRecord {
     /// The record key (message id or uid, hashed) with its kind: copies share it.
-    pub fn key(&self) -> (u8, RecordKey) {
+    pub fn key(&self) -> CopyKey {
         match self {
             StagedRecord::Email(e) => (0, e.key),
             StagedRecord::Meeting(m) => (1, m.key),

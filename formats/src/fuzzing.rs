@@ -56,18 +56,6 @@ impl Read {
     }
 }
 
-fn shard<'a>(name: &'a str, bytes: &'a [u8], split: Split) -> ShardBytes<'a> {
-    ShardBytes {
-        file: name,
-        shard: Default::default(),
-        offset: 0,
-        skip_first_line: false,
-        bytes,
-        end: bytes.len() as u64,
-        split,
-    }
-}
-
 /// Parses `data` as a file of `format` and checks the properties above.
 pub fn run(format: Format, data: &[u8]) {
     let mut directory = Directory {
@@ -87,7 +75,7 @@ pub fn run(format: Format, data: &[u8]) {
         _ => "fuzz",
     };
     let Ok(split) = split_of(format, name, || Ok::<_, Infallible>(data.to_vec()));
-    let whole = shard(name, data, split);
+    let whole = ShardBytes::whole_file(name, data, split);
     let all = ingest_shard(&whole, format, &ctx);
     assert_eq!(
         all.counters.records,
@@ -158,8 +146,16 @@ fn check_graph_list_cut(data: &[u8], ctx: &FormatContext, expected: &Read) {
     }
     let (a, b) = (&data[..cut], &data[cut..]);
     let parts = [
-        ingest_shard(&shard("a", a, Split::Whole), Format::Graph, ctx),
-        ingest_shard(&shard("b", b, Split::Whole), Format::Graph, ctx),
+        ingest_shard(
+            &ShardBytes::whole_file("a", a, Split::Whole),
+            Format::Graph,
+            ctx,
+        ),
+        ingest_shard(
+            &ShardBytes::whole_file("b", b, Split::Whole),
+            Format::Graph,
+            ctx,
+        ),
     ];
     assert_eq!(
         &Read::of(&parts),
@@ -195,7 +191,7 @@ fn check_refolded(data: &[u8], ctx: &FormatContext, expected: &Read) {
         folded.push_str(end);
     }
     let out = ingest_shard(
-        &shard("refolded", folded.as_bytes(), Split::Whole),
+        &ShardBytes::whole_file("refolded", folded.as_bytes(), Split::Whole),
         Format::Ics,
         ctx,
     );
@@ -218,10 +214,18 @@ fn check_eml_as_mbox(data: &[u8], ctx: &FormatContext) {
     {
         return;
     }
-    let eml = ingest_shard(&shard("m.eml", data, Split::Whole), Format::Mbox, ctx);
+    let eml = ingest_shard(
+        &ShardBytes::whole_file("m.eml", data, Split::Whole),
+        Format::Mbox,
+        ctx,
+    );
     let mut mbox = b"From MAILER-DAEMON Thu Jan  1 00:00:00 1970\n".to_vec();
     mbox.extend_from_slice(data);
-    let one = ingest_shard(&shard("m.mbox", &mbox, Split::Messages), Format::Mbox, ctx);
+    let one = ingest_shard(
+        &ShardBytes::whole_file("m.mbox", &mbox, Split::Messages),
+        Format::Mbox,
+        ctx,
+    );
     assert_eq!(
         Read::of(&[eml]),
         Read::of(&[one]),

@@ -31,9 +31,8 @@ use rapport_common::directory::Directory;
 use rapport_common::ingest::{
     ingest_jsonl, records, IngestOutput, IngestSink, RawRecord, ShardBytes,
 };
-use rapport_common::merge::CopyKey;
 use rapport_common::plan::{RunContext, Split};
-use rapport_common::record::{StagedRecord, TieStrings};
+use rapport_common::record::{CopyKey, StagedRecord, TieStrings};
 use rapport_common::tenant::Format;
 use rapport_common::time::days_from_civil;
 use rustc_hash::FxHashSet;
@@ -108,7 +107,7 @@ pub fn capture_shard(
     shard: &ShardBytes,
     format: Format,
     ctx: &FormatContext,
-    wanted: FxHashSet<CopyKey>,
+    wanted: &FxHashSet<CopyKey>,
 ) -> Vec<(StagedRecord, TieStrings)> {
     let mut sink = IngestSink::capturing(shard, wanted);
     read_shard(shard, format, ctx, &mut sink);
@@ -167,16 +166,7 @@ mod tests {
         let directory = Directory::default();
         let ctx = FormatContext::unbounded(&directory, Tz::UTC);
         let Ok(split) = split_of(format, name, || Ok::<_, Infallible>(text.to_vec()));
-        let shard = ShardBytes {
-            file: name,
-            shard: Default::default(),
-            offset: 0,
-            skip_first_line: false,
-            bytes: text,
-            end: text.len() as u64,
-            split,
-        };
-        ingest_shard(&shard, format, &ctx)
+        ingest_shard(&ShardBytes::whole_file(name, text, split), format, &ctx)
     }
 
     #[test]

@@ -9,16 +9,7 @@ use rapport_common::plan::Split;
 
 /// A sink for the records of `file`, one key partition.
 pub fn sink(file: &str) -> IngestSink<'_> {
-    let shard = ShardBytes {
-        file,
-        shard: Default::default(),
-        offset: 0,
-        skip_first_line: false,
-        bytes: &[],
-        end: 0,
-        split: Split::Whole,
-    };
-    IngestSink::new(&shard, 1)
+    IngestSink::new(&ShardBytes::whole_file(file, &[], Split::Whole), 1)
 }
 
 /// The test directory.

@@ -86,6 +86,20 @@ pub fn find_in_bytes<'s>(bytes: &[u8], secrets: &'s BTreeSet<String>) -> Option<
     find_in(&String::from_utf8_lossy(bytes), secrets)
 }
 
+/// Asserts that `text` (logs, say) holds no subject marker (`CANARY`) and
+/// no secret of the inputs under `tenant_dir`, in any case.
+pub fn assert_no_secret_of(text: &str, tenant_dir: &Path) {
+    let secrets = secrets_of(tenant_dir);
+    assert!(!secrets.is_empty(), "{tenant_dir:?} holds no input");
+    assert!(
+        !text.contains("CANARY"),
+        "a subject of {tenant_dir:?} got out"
+    );
+    if let Some(secret) = find_in(text, &secrets) {
+        panic!("{secret:?} of {tenant_dir:?} got out");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,8 +11,15 @@ both_backends!(
         let config = small_tenant(dir.path(), 5);
         // A staging area whose blobs cannot be read back: every aggregate job fails.
         let mut poisoned = b.backends.clone();
-        poisoned.staging = std::sync::Arc::new(PoisonedStaging {
+        poisoned.staging = std::sync::Arc::new(InterceptedStaging {
             inner: b.backends.staging.clone(),
+            on_get: Box::new(|path, bytes| {
+                if path.contains("/ingest/") {
+                    vec![0xff; 7]
+                } else {
+                    bytes
+                }
+            }),
         });
         let out = tempfile::tempdir().expect("out");
         let err = run_on(&poisoned, &config, out.path(), RunOptions::default())
@@ -28,29 +35,3 @@ both_backends!(
             .expect("later run succeeds");
     }
 );
-
-/// Staging that garbles every staged-record blob it returns.
-struct PoisonedStaging {
-    inner: std::sync::Arc<dyn rapport_backend::Staging>,
-}
-
-#[async_trait::async_trait]
-impl rapport_backend::Staging for PoisonedStaging {
-    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), rapport_backend::BackendError> {
-        self.inner.put(path, bytes).await
-    }
-    async fn get(&self, path: &str) -> Result<Vec<u8>, rapport_backend::BackendError> {
-        let bytes = self.inner.get(path).await?;
-        Ok(if path.contains("/ingest/") {
-            vec![0xff; 7]
-        } else {
-            bytes
-        })
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, rapport_backend::BackendError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete_prefix(&self, prefix: &str) -> Result<(), rapport_backend::BackendError> {
-        self.inner.delete_prefix(prefix).await
-    }
-}

@@ -80,14 +80,11 @@ fn read_again(
             return reasons(&ingest_shard(&shard, file.format, ctx));
         }
     };
+    // The record alone, at its place in the file.
     let shard = ShardBytes {
-        file: &file.name,
-        shard: Default::default(),
         offset: at as u64,
-        skip_first_line: false,
-        bytes: &record,
         end: (at + record.len()) as u64,
-        split,
+        ..ShardBytes::whole_file(&file.name, &record, split)
     };
     reasons(&ingest_shard(&shard, file.format, ctx))
 }

@@ -120,16 +120,20 @@ both_backends!(
         // When aggregate starts, Zed's mailbox is rewritten: its copy of
         // tie1 now has another sender, so reading it again gives another copy.
         let mut staging = b.backends.clone();
-        staging.staging = Arc::new(HookedStaging {
+        let fired = AtomicBool::new(false);
+        staging.staging = Arc::new(InterceptedStaging {
             inner: b.backends.staging.clone(),
-            fired: AtomicBool::new(false),
-            hook: Box::new(move || {
-                let text = std::fs::read_to_string(&zed).expect("zed");
-                std::fs::write(
-                    &zed,
-                    text.replace("zed@contoso.com\",\"to", "carl@contoso.com\",\"to"),
-                )
-                .expect("rewritten");
+            // The first staged copies read back: aggregate has begun.
+            on_get: Box::new(move |path, bytes| {
+                if path.contains("/ingest/") && !fired.swap(true, Ordering::SeqCst) {
+                    let text = std::fs::read_to_string(&zed).expect("zed");
+                    std::fs::write(
+                        &zed,
+                        text.replace("zed@contoso.com\",\"to", "carl@contoso.com\",\"to"),
+                    )
+                    .expect("rewritten");
+                }
+                bytes
             }),
         });
         let out = tempfile::tempdir().expect("out");
@@ -156,32 +160,5 @@ fn copy_dir(from: &Path, to: &Path) {
         } else {
             std::fs::copy(entry.path(), target).expect("copied");
         }
-    }
-}
-
-/// Staging that calls a hook once, when the first staged copies are read
-/// back (the aggregate phase has begun and ingest is over).
-struct HookedStaging {
-    inner: Arc<dyn rapport_backend::Staging>,
-    fired: AtomicBool,
-    hook: Box<dyn Fn() + Send + Sync>,
-}
-
-#[async_trait::async_trait]
-impl rapport_backend::Staging for HookedStaging {
-    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), rapport_backend::BackendError> {
-        self.inner.put(path, bytes).await
-    }
-    async fn get(&self, path: &str) -> Result<Vec<u8>, rapport_backend::BackendError> {
-        if path.contains("/ingest/") && !self.fired.swap(true, Ordering::SeqCst) {
-            (self.hook)();
-        }
-        self.inner.get(path).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, rapport_backend::BackendError> {
-        self.inner.list(prefix).await
-    }
-    async fn delete_prefix(&self, prefix: &str) -> Result<(), rapport_backend::BackendError> {
-        self.inner.delete_prefix(prefix).await
     }
 }

@@ -280,6 +280,36 @@ impl Staging for RecordingStaging {
     }
 }
 
+/// What [`InterceptedStaging`] does to a blob read back: given its path
+/// and bytes, the bytes to return.
+pub type OnGet = Box<dyn Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync>;
+
+/// Staging whose reads pass through a function: to garble blobs, or to act
+/// when a phase starts reading them.
+pub struct InterceptedStaging {
+    /// The real staging.
+    pub inner: Arc<dyn Staging>,
+    /// Applied to every blob read.
+    pub on_get: OnGet,
+}
+
+#[async_trait]
+impl Staging for InterceptedStaging {
+    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
+        self.inner.put(path, bytes).await
+    }
+    async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
+        let bytes = self.inner.get(path).await?;
+        Ok((self.on_get)(path, bytes))
+    }
+    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
+        self.inner.list(prefix).await
+    }
+    async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
+        self.inner.delete_prefix(prefix).await
+    }
+}
+
 /// Writes a small generated tenant into `dir`; returns its configuration.
 pub fn small_tenant(dir: &Path, seed: u64) -> PathBuf {
     let options = rapport_generator::GenerateOptions {

@@ -12,9 +12,9 @@
 
 use std::collections::BTreeMap;
 
-use rapport_common::merge::{choose, Conflict, CopyKey, Winners};
+use rapport_common::merge::{choose, Conflict, Winners};
 use rapport_common::plan::{RunContext, Shard, Split};
-use rapport_common::record::{SourceRef, StagedRecord, TieStrings};
+use rapport_common::record::{CopyKey, SourceRef, StagedRecord, TieStrings};
 use rapport_formats::{capture_shard, FormatContext};
 use rustc_hash::{FxHashMap, FxHashSet};
 
@@ -38,7 +38,7 @@ pub fn read_winners(ctx: &RunContext, conflicts: &[Conflict]) -> Result<Winners,
         let shard = shard_of(ctx, source)?;
         let record = record_range(shard, source);
         for_each_piece(&record, source.shard, RECORD_PIECE_BYTES, |bytes| {
-            for (copy, text) in capture_shard(bytes, shard.format, &format_ctx, keys.clone()) {
+            for (copy, text) in capture_shard(bytes, shard.format, &format_ctx, &keys) {
                 reread.entry(copy.key()).or_default().push((copy, text));
             }
         })
