@@ -8,9 +8,13 @@
 //!   in-process, [`redis_store`] on Redis.
 //! - [`registry`] — [`RunRegistry`], run records (both stores implement it).
 //! - [`staging`] — [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
+//! - [`layout`] — where a run's data lives, its codec, and who feeds whom.
+//! - [`handoff`] — checked hand-offs: blobs read against their producer's ref.
 //! - [`error`] — [`BackendError`].
 
 pub mod error;
+pub mod handoff;
+pub mod layout;
 pub mod memory_queue;
 pub mod memory_store;
 pub mod object_staging;
@@ -25,7 +29,7 @@ pub use error::BackendError;
 pub use queue::{Delivery, JobQueue};
 pub use registry::RunRegistry;
 pub use staging::Staging;
-pub use store::{PartialStore, PhaseProgress};
+pub use store::{JobFailure, PartialStore, PhaseProgress, Stored};
 
 use std::sync::Arc;
 

@@ -12,8 +12,8 @@ use crate::BackendError;
 /// A bounded in-process queue; clones share it.
 #[derive(Clone)]
 pub struct MemoryQueue {
-    tx: async_channel::Sender<(JobEnvelope, u32)>,
-    rx: async_channel::Receiver<(JobEnvelope, u32)>,
+    tx: async_channel::Sender<JobEnvelope>,
+    rx: async_channel::Receiver<JobEnvelope>,
     dead: Arc<Mutex<Vec<JobEnvelope>>>,
 }
 
@@ -36,9 +36,29 @@ impl MemoryQueue {
 
 struct MemoryAcker {
     envelope: JobEnvelope,
-    redeliveries: u32,
-    tx: async_channel::Sender<(JobEnvelope, u32)>,
+    tx: async_channel::Sender<JobEnvelope>,
     dead: Arc<Mutex<Vec<JobEnvelope>>>,
+}
+
+/// A dead letter: nacked, it goes back among the dead letters.
+struct DeadAcker {
+    envelope: JobEnvelope,
+    dead: Arc<Mutex<Vec<JobEnvelope>>>,
+}
+
+#[async_trait]
+impl Acker for DeadAcker {
+    async fn ack(self: Box<Self>) -> Result<(), BackendError> {
+        Ok(())
+    }
+
+    async fn nack(self: Box<Self>, _requeue: bool) -> Result<(), BackendError> {
+        self.dead
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(self.envelope);
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -50,7 +70,7 @@ impl Acker for MemoryAcker {
     async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError> {
         if requeue {
             self.tx
-                .send((self.envelope, self.redeliveries + 1))
+                .send(self.envelope)
                 .await
                 .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
         } else {
@@ -68,7 +88,7 @@ impl JobQueue for MemoryQueue {
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
         for job in jobs {
             self.tx
-                .send((job, 0))
+                .send(job)
                 .await
                 .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
         }
@@ -77,18 +97,20 @@ impl JobQueue for MemoryQueue {
 
     async fn next(&self) -> Result<Option<Delivery>, BackendError> {
         match self.rx.recv().await {
-            Ok((envelope, redeliveries)) => Ok(Some(Delivery {
+            Ok(envelope) => Ok(Some(Delivery {
                 envelope: Ok(envelope.clone()),
-                redeliveries,
                 acker: Box::new(MemoryAcker {
                     envelope,
-                    redeliveries,
                     tx: self.tx.clone(),
                     dead: self.dead.clone(),
                 }),
             })),
             Err(_) => Ok(None),
         }
+    }
+
+    async fn waiting(&self) -> Result<u32, BackendError> {
+        Ok(self.rx.len() as u32)
     }
 
     async fn purge(&self) -> Result<u32, BackendError> {
@@ -99,9 +121,17 @@ impl JobQueue for MemoryQueue {
         Ok(n)
     }
 
-    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
-        Ok(std::mem::take(
-            &mut *self.dead.lock().unwrap_or_else(|p| p.into_inner()),
-        ))
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
+        let dead = std::mem::take(&mut *self.dead.lock().unwrap_or_else(|p| p.into_inner()));
+        Ok(dead
+            .into_iter()
+            .map(|envelope| Delivery {
+                envelope: Ok(envelope.clone()),
+                acker: Box::new(DeadAcker {
+                    envelope,
+                    dead: self.dead.clone(),
+                }),
+            })
+            .collect())
     }
 }

@@ -1,24 +1,33 @@
 //! In-process partial store for embedded mode: maps behind one mutex, and a
-//! `Notify` so the coordinator wakes as soon as a job completes.
+//! `Notify` so the coordinator wakes as soon as a job completes. Epochs work
+//! as in Redis, so the same fault tests run on both.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use rapport_common::plan::Phase;
+use rapport_common::plan::{Job, Phase};
 use tokio::sync::Notify;
 
 use crate::registry::RunRegistry;
-use crate::store::{PartialStore, PhaseProgress, SlotWrite};
+use crate::store::{fresh_epoch, JobFailure, PartialStore, PhaseProgress, SlotWrite, Stored};
 use crate::BackendError;
+
+/// A run's state: what a lost Redis would lose.
+#[derive(Default)]
+struct RunState {
+    epoch: Option<u64>,
+    slots: HashMap<String, BTreeMap<String, Vec<u8>>>,
+    done: HashMap<Phase, BTreeSet<String>>,
+    failed: HashMap<Phase, BTreeMap<String, JobFailure>>,
+    attempts: HashMap<String, u32>,
+}
 
 #[derive(Default)]
 struct RunData {
     record: Option<(i64, String)>,
     cancelled: bool,
-    slots: HashMap<String, BTreeMap<String, Vec<u8>>>,
-    done: HashMap<Phase, BTreeSet<String>>,
-    failed: HashMap<Phase, BTreeMap<String, String>>,
+    state: RunState,
 }
 
 /// Maps in memory; nothing survives the process.
@@ -33,48 +42,92 @@ impl MemoryStore {
         let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
         f(runs.entry(run.to_owned()).or_default())
     }
+
+    /// Runs `f` on the run's state if its epoch is `epoch`.
+    fn in_epoch(&self, run: &str, epoch: u64, f: impl FnOnce(&mut RunState)) -> Stored {
+        let stored = self.with_run(run, |data| {
+            if data.state.epoch != Some(epoch) {
+                return Stored::StaleEpoch;
+            }
+            f(&mut data.state);
+            Stored::Yes
+        });
+        self.changed.notify_waiters();
+        stored
+    }
+
+    /// Loses a run's state, as a Redis restart without persistence would
+    /// (for fault tests; the record and cancel mark stay, as the
+    /// coordinator's own copy of the record would put it back).
+    pub fn lose_run_state(&self, run: &str) {
+        self.with_run(run, |data| data.state = RunState::default());
+        self.changed.notify_waiters();
+    }
 }
 
 #[async_trait]
 impl PartialStore for MemoryStore {
+    async fn epoch(&self, run: &str) -> Result<Option<u64>, BackendError> {
+        Ok(self.with_run(run, |data| data.state.epoch))
+    }
+
+    async fn new_epoch(&self, run: &str) -> Result<u64, BackendError> {
+        let epoch = fresh_epoch();
+        self.with_run(run, |data| data.state.epoch = Some(epoch));
+        Ok(epoch)
+    }
+
     async fn complete_job(
         &self,
         run: &str,
-        phase: Phase,
-        job_id: &str,
+        epoch: u64,
+        job: Job,
         writes: Vec<SlotWrite>,
-    ) -> Result<(), BackendError> {
-        self.with_run(run, |data| {
+    ) -> Result<Stored, BackendError> {
+        Ok(self.in_epoch(run, epoch, |state| {
             for w in writes {
-                data.slots
+                state
+                    .slots
                     .entry(w.slot)
                     .or_default()
-                    .insert(job_id.to_owned(), w.blob);
+                    .insert(job.id(), w.blob);
             }
-            data.done
-                .entry(phase)
-                .or_default()
-                .insert(job_id.to_owned());
-        });
-        self.changed.notify_waiters();
-        Ok(())
+            state.done.entry(job.phase).or_default().insert(job.id());
+        }))
     }
 
     async fn fail_job(
         &self,
         run: &str,
-        phase: Phase,
-        job_id: &str,
-        error: &str,
-    ) -> Result<(), BackendError> {
-        self.with_run(run, |data| {
-            data.failed
-                .entry(phase)
+        epoch: u64,
+        job: Job,
+        failure: &JobFailure,
+    ) -> Result<Stored, BackendError> {
+        Ok(self.in_epoch(run, epoch, |state| {
+            state
+                .failed
+                .entry(job.phase)
                 .or_default()
-                .insert(job_id.to_owned(), error.to_owned());
+                .insert(job.id(), failure.clone());
+        }))
+    }
+
+    async fn undo_job(&self, run: &str, job: Job) -> Result<(), BackendError> {
+        self.with_run(run, |data| {
+            let id = job.id();
+            data.state.done.entry(job.phase).or_default().remove(&id);
+            data.state.failed.entry(job.phase).or_default().remove(&id);
+            data.state.attempts.remove(&id);
         });
-        self.changed.notify_waiters();
         Ok(())
+    }
+
+    async fn count_attempt(&self, run: &str, what: &str) -> Result<u32, BackendError> {
+        Ok(self.with_run(run, |data| {
+            let n = data.state.attempts.entry(what.to_owned()).or_default();
+            *n += 1;
+            *n
+        }))
     }
 
     async fn read_slot(
@@ -83,7 +136,8 @@ impl PartialStore for MemoryStore {
         slot: &str,
     ) -> Result<Vec<(String, Vec<u8>)>, BackendError> {
         Ok(self.with_run(run, |data| {
-            data.slots
+            data.state
+                .slots
                 .get(slot)
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
                 .unwrap_or_default()
@@ -92,8 +146,9 @@ impl PartialStore for MemoryStore {
 
     async fn progress(&self, run: &str, phase: Phase) -> Result<PhaseProgress, BackendError> {
         Ok(self.with_run(run, |data| PhaseProgress {
-            done: data.done.get(&phase).map_or(0, |s| s.len() as u64),
+            done: data.state.done.get(&phase).map_or(0, |s| s.len() as u64),
             failed: data
+                .state
                 .failed
                 .get(&phase)
                 .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
@@ -101,9 +156,19 @@ impl PartialStore for MemoryStore {
         }))
     }
 
+    async fn is_done(&self, run: &str, job: Job) -> Result<bool, BackendError> {
+        Ok(self.with_run(run, |data| {
+            data.state
+                .done
+                .get(&job.phase)
+                .is_some_and(|s| s.contains(&job.id()))
+        }))
+    }
+
     async fn done_jobs(&self, run: &str, phase: Phase) -> Result<Vec<String>, BackendError> {
         Ok(self.with_run(run, |data| {
-            data.done
+            data.state
+                .done
                 .get(&phase)
                 .map(|s| s.iter().cloned().collect())
                 .unwrap_or_default()
@@ -116,11 +181,7 @@ impl PartialStore for MemoryStore {
 
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
         // The record outlives the run's data, as in Redis.
-        self.with_run(run, |data| {
-            data.slots.clear();
-            data.done.clear();
-            data.failed.clear();
-        });
+        self.with_run(run, |data| data.state = RunState::default());
         Ok(())
     }
 }
@@ -151,6 +212,14 @@ impl RunRegistry for MemoryStore {
             .take(limit)
             .map(|r| r.1.clone())
             .collect())
+    }
+
+    async fn delete_runs(&self, ids: &[String]) -> Result<(), BackendError> {
+        let mut runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        for id in ids {
+            runs.remove(id);
+        }
+        Ok(())
     }
 
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {

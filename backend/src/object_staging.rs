@@ -98,6 +98,29 @@ impl Staging for ObjectStaging {
         Ok(paths)
     }
 
+    async fn list_runs(&self) -> Result<Vec<String>, BackendError> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&ObjectPath::from("runs")))
+            .await;
+        let listing = match listing {
+            Ok(l) => l,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => {
+                return Err(BackendError::Store(format!(
+                    "failed to list staging runs: {e}"
+                )))
+            }
+        };
+        let mut runs: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_owned))
+            .collect();
+        runs.sort();
+        Ok(runs)
+    }
+
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
         let prefix_path = ObjectPath::from(prefix);
         let locations = self
@@ -139,6 +162,8 @@ mod tests {
             s.get("runs/r/b").await,
             Err(BackendError::Missing(_))
         ));
+        s.put("runs/q/x", b"q".to_vec()).await.expect("put");
+        assert_eq!(s.list_runs().await.expect("runs"), ["q", "r"]);
         s.delete_prefix("runs/r").await.expect("delete");
         assert!(s.list("runs/r").await.expect("list").is_empty());
         assert!(ObjectStaging::open("s3://bucket/x").is_err());

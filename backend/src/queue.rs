@@ -1,8 +1,10 @@
 //! The job queue: the coordinator publishes a phase's jobs, workers take
-//! them one delivery at a time and ack only after the job's effects are stored.
+//! them one delivery at a time and ack only after the job's effects are
+//! stored. Attempts are counted by the project in the store, not read from
+//! a broker header (RabbitMQ 4.3 stopped counting `basic.nack` requeues).
 
 use async_trait::async_trait;
-use rapport_common::plan::JobEnvelope;
+use rapport_common::plan::{EnvelopeError, JobEnvelope};
 
 use crate::BackendError;
 
@@ -15,12 +17,10 @@ pub trait Acker: Send {
     async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError>;
 }
 
-/// One job taken from the queue.
+/// One message taken from the queue (or from its dead letters).
 pub struct Delivery {
     /// The job message, decoded.
-    pub envelope: Result<JobEnvelope, String>,
-    /// How often it was delivered before (0 the first time), where known.
-    pub redeliveries: u32,
+    pub envelope: Result<JobEnvelope, EnvelopeError>,
     /// Settles the delivery.
     pub acker: Box<dyn Acker>,
 }
@@ -32,9 +32,11 @@ pub trait JobQueue: Send + Sync {
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError>;
     /// Waits for the next delivery; `None` once the queue is closed.
     async fn next(&self) -> Result<Option<Delivery>, BackendError>;
+    /// Jobs waiting to be taken (not those in a worker's hands).
+    async fn waiting(&self) -> Result<u32, BackendError>;
     /// Drops every waiting job; returns how many (a cancelled run's jobs).
     async fn purge(&self) -> Result<u32, BackendError>;
-    /// Jobs dead-lettered since the last call (delivered too often, or
-    /// unreadable), drained.
-    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError>;
+    /// Jobs dead-lettered (delivered too often, or unreadable), each to be
+    /// acked once its failure is recorded; nacked, it stays a dead letter.
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError>;
 }

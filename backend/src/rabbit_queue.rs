@@ -29,7 +29,11 @@ use tracing::{info, warn};
 use crate::queue::{Acker, Delivery, JobQueue};
 use crate::BackendError;
 
-/// Deliveries of one message before the broker dead-letters it.
+/// Deliveries of one message before the broker dead-letters it: a backstop.
+/// The project counts attempts itself in the store (`rapport_worker::consumer`),
+/// because RabbitMQ 4.3 no longer counts `basic.nack` requeues. (Changing
+/// it would change the queue's arguments, which the broker refuses on an
+/// existing queue, so old and new processes could not share one.)
 pub const DELIVERY_LIMIT: i64 = 5;
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
@@ -230,8 +234,9 @@ impl RabbitQueue {
         Ok(())
     }
 
-    /// Jobs the broker dead-lettered (delivered too often), drained.
-    async fn dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+    /// Jobs the broker dead-lettered (delivered too often), each acked only
+    /// once the caller has recorded it.
+    async fn dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         let mut guard = self.publisher.lock().await;
         if guard.is_none() {
             self.reconnect(&mut guard, Side::Publish).await;
@@ -240,29 +245,28 @@ impl RabbitQueue {
             return Ok(Vec::new());
         };
         let mut out = Vec::new();
-        let mut broken = false;
-        while let Some(message) = link
-            .channel
-            .basic_get(
-                self.dead_queue().as_str().into(),
-                BasicGetOptions { no_ack: true },
-            )
-            .await
-            .map_err(queue_error("basic.get"))
-            .inspect_err(|_| broken = true)
-            .unwrap_or(None)
-        {
-            match JobEnvelope::decode(&message.delivery.data) {
-                Ok(envelope) => out.push(envelope),
-                Err(e) => warn!(error = %e, "dropping an unreadable dead letter"),
+        loop {
+            let got = link
+                .channel
+                .basic_get(
+                    self.dead_queue().as_str().into(),
+                    BasicGetOptions { no_ack: false },
+                )
+                .await;
+            match got {
+                Ok(Some(message)) => out.push(Delivery {
+                    envelope: JobEnvelope::decode(&message.delivery.data),
+                    acker: Box::new(RabbitAcker(message.delivery.acker)),
+                }),
+                Ok(None) => return Ok(out),
+                Err(e) => {
+                    // The channel died: its unacked dead letters go back to
+                    // the dead-letter queue; reconnect at the next call.
+                    *guard = None;
+                    return Err(queue_error("basic.get")(e));
+                }
             }
         }
-        if broken {
-            // The channel died: reconnect at the next call; dead letters wait.
-            *guard = None;
-            return Err(BackendError::Queue("basic.get: channel closed".to_owned()));
-        }
-        Ok(out)
     }
 
     /// Drops every waiting job (a cancelled run's; a coordinator runs one run at a time).
@@ -284,7 +288,7 @@ impl RabbitQueue {
     }
 
     /// Messages waiting in the job queue (not counting unacked ones).
-    pub async fn waiting(&self) -> Result<u32, BackendError> {
+    async fn ready_messages(&self) -> Result<u32, BackendError> {
         let mut guard = self.publisher.lock().await;
         if guard.is_none() {
             self.reconnect(&mut guard, Side::Publish).await;
@@ -359,27 +363,17 @@ impl Acker for RabbitAcker {
     }
 }
 
-fn delivery_count(properties: &BasicProperties) -> u32 {
-    let value = properties
-        .headers()
-        .as_ref()
-        .and_then(|h| h.inner().get("x-delivery-count").cloned());
-    match value {
-        Some(AMQPValue::LongLongInt(n)) => n.max(0) as u32,
-        Some(AMQPValue::LongInt(n)) => n.max(0) as u32,
-        Some(AMQPValue::LongUInt(n)) => n,
-        Some(AMQPValue::ShortInt(n)) => n.max(0) as u32,
-        _ => 0,
-    }
-}
-
 #[async_trait]
 impl JobQueue for RabbitQueue {
     async fn purge(&self) -> Result<u32, BackendError> {
         self.purge_waiting().await
     }
 
-    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+    async fn waiting(&self) -> Result<u32, BackendError> {
+        self.ready_messages().await
+    }
+
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         self.dead_letters().await
     }
 
@@ -432,10 +426,8 @@ impl JobQueue for RabbitQueue {
             let consumer = link.consumer.as_mut().expect("consumer set above");
             match consumer.next().await {
                 Some(Ok(d)) => {
-                    let redeliveries = delivery_count(&d.properties);
                     return Ok(Some(Delivery {
-                        envelope: JobEnvelope::decode(&d.data).map_err(|e| e.to_string()),
-                        redeliveries,
+                        envelope: JobEnvelope::decode(&d.data),
                         acker: Box::new(RabbitAcker(d.acker)),
                     }));
                 }

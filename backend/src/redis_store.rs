@@ -1,23 +1,27 @@
 //! The partial store and run registry on Redis. A job's effects (its blobs,
-//! keyed by job id, and its done mark) are written in one MULTI/EXEC, so a
+//! keyed by job id, and its done mark) are written in one atomic script, so a
 //! job stored twice, or a worker killed after storing and before acking,
 //! never counts twice: the second write sets the same fields to the same
 //! bytes. Every key carries the namespace; a run's keys are listed in a set
 //! so the run can be removed whole, and expire after a week as a safety net.
 //!
-//! Keys: `{ns}:run:{run}:slot:{slot}` (hash job → blob),
-//! `{ns}:run:{run}:done:{phase}` (set), `{ns}:run:{run}:failed:{phase}`
-//! (hash job → error), `{ns}:run:{run}:keys` (set of the run's keys),
+//! A job's effects are stored by a Lua script only while the run's epoch
+//! is the job's (`crate::store`).
+//!
+//! Keys: `{ns}:run:{run}:epoch`, `{ns}:run:{run}:slot:{slot}` (hash job →
+//! blob), `{ns}:run:{run}:done:{phase}` (set), `{ns}:run:{run}:failed:{phase}`
+//! (hash job → failure, JSON), `{ns}:run:{run}:attempts` (hash job →
+//! count), `{ns}:run:{run}:keys` (set of the run's keys),
 //! `{ns}:run:{run}:cancelled`, `{ns}:runs` (hash run → record) and
 //! `{ns}:runs:order` (sorted set by creation time).
 
 use async_trait::async_trait;
-use rapport_common::plan::Phase;
+use rapport_common::plan::{Job, Phase};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
 use crate::registry::RunRegistry;
-use crate::store::{PartialStore, PhaseProgress, SlotWrite};
+use crate::store::{fresh_epoch, JobFailure, PartialStore, PhaseProgress, SlotWrite, Stored};
 use crate::BackendError;
 
 /// Attempts after a dropped connection.
@@ -124,57 +128,173 @@ impl RedisStore {
     }
 }
 
+/// Stores a job's effects if the run's epoch is the job's.
+/// KEYS: epoch, keys set, done set, then one slot per blob;
+/// ARGV: epoch, job id, ttl, then the blobs (ARGV[i] goes to KEYS[i]).
+const COMPLETE_JOB: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+for i = 4, #KEYS do
+  redis.call('HSET', KEYS[i], ARGV[2], ARGV[i])
+  redis.call('SADD', KEYS[2], KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ARGV[3])
+end
+redis.call('SADD', KEYS[3], ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[3])
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return 1
+";
+
+/// Records a job's failure if the run's epoch is the job's.
+/// KEYS: epoch, keys set, failed hash; ARGV: epoch, job id, failure, ttl.
+const FAIL_JOB: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
+redis.call('SADD', KEYS[2], KEYS[3])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+return 1
+";
+
+fn stored(applied: i64) -> Stored {
+    if applied == 1 {
+        Stored::Yes
+    } else {
+        Stored::StaleEpoch
+    }
+}
+
+fn read_failure(text: &str) -> JobFailure {
+    serde_json::from_str(text).unwrap_or_else(|_| JobFailure::fatal(text))
+}
+
 #[async_trait]
 impl PartialStore for RedisStore {
+    async fn epoch(&self, run: &str) -> Result<Option<u64>, BackendError> {
+        let key = self.key(run, "epoch");
+        self.retry("read the run's epoch", |mut c| {
+            let k = key.clone();
+            async move { c.get(k).await }
+        })
+        .await
+    }
+
+    async fn new_epoch(&self, run: &str) -> Result<u64, BackendError> {
+        let epoch = fresh_epoch();
+        let (key, keys_key) = (self.key(run, "epoch"), self.key(run, "keys"));
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .set_ex(&key, epoch, RUN_KEY_TTL as u64)
+            .ignore()
+            .sadd(&keys_key, &key)
+            .ignore()
+            .expire(&keys_key, RUN_KEY_TTL)
+            .ignore();
+        self.retry("start the run's epoch", |mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await?;
+        Ok(epoch)
+    }
+
     async fn complete_job(
         &self,
         run: &str,
-        phase: Phase,
-        job_id: &str,
+        epoch: u64,
+        job: Job,
         writes: Vec<SlotWrite>,
-    ) -> Result<(), BackendError> {
-        let keys_key = self.key(run, "keys");
-        let done_key = self.key(run, &format!("done:{}", phase.name()));
+    ) -> Result<Stored, BackendError> {
+        let script = redis::Script::new(COMPLETE_JOB);
+        let keys: Vec<String> = [
+            self.key(run, "epoch"),
+            self.key(run, "keys"),
+            self.key(run, &format!("done:{}", job.phase.name())),
+        ]
+        .into_iter()
+        .chain(
+            writes
+                .iter()
+                .map(|w| self.key(run, &format!("slot:{}", w.slot))),
+        )
+        .collect();
+        let id = job.id();
+        let applied: i64 = self
+            .retry("store job effects", |mut c| {
+                let mut call = script.prepare_invoke();
+                call.key(&keys).arg(epoch).arg(&id).arg(RUN_KEY_TTL);
+                for w in &writes {
+                    call.arg(&w.blob);
+                }
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+        Ok(stored(applied))
+    }
+
+    async fn fail_job(
+        &self,
+        run: &str,
+        epoch: u64,
+        job: Job,
+        failure: &JobFailure,
+    ) -> Result<Stored, BackendError> {
+        let script = redis::Script::new(FAIL_JOB);
+        let keys = [
+            self.key(run, "epoch"),
+            self.key(run, "keys"),
+            self.key(run, &format!("failed:{}", job.phase.name())),
+        ];
+        let (id, text) = (
+            job.id(),
+            serde_json::to_string(failure).expect("a failure always serialises"),
+        );
+        let applied: i64 = self
+            .retry("record job failure", |mut c| {
+                let mut call = script.prepare_invoke();
+                call.key(&keys[..])
+                    .arg(epoch)
+                    .arg(&id)
+                    .arg(&text)
+                    .arg(RUN_KEY_TTL);
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await?;
+        Ok(stored(applied))
+    }
+
+    async fn undo_job(&self, run: &str, job: Job) -> Result<(), BackendError> {
+        let id = job.id();
         let mut pipe = redis::pipe();
-        pipe.atomic();
-        for w in &writes {
-            let slot_key = self.key(run, &format!("slot:{}", w.slot));
-            pipe.hset(&slot_key, job_id, &w.blob).ignore();
-            pipe.sadd(&keys_key, &slot_key).ignore();
-            pipe.expire(&slot_key, RUN_KEY_TTL).ignore();
-        }
-        pipe.sadd(&done_key, job_id).ignore();
-        pipe.sadd(&keys_key, &done_key).ignore();
-        pipe.expire(&done_key, RUN_KEY_TTL).ignore();
-        pipe.expire(&keys_key, RUN_KEY_TTL).ignore();
-        self.retry("store job effects", |mut c| {
+        pipe.atomic()
+            .srem(self.key(run, &format!("done:{}", job.phase.name())), &id)
+            .ignore()
+            .hdel(self.key(run, &format!("failed:{}", job.phase.name())), &id)
+            .ignore()
+            .hdel(self.key(run, "attempts"), &id)
+            .ignore();
+        self.retry("undo a job", |mut c| {
             let pipe = pipe.clone();
             async move { pipe.query_async::<()>(&mut c).await }
         })
         .await
     }
 
-    async fn fail_job(
-        &self,
-        run: &str,
-        phase: Phase,
-        job_id: &str,
-        error: &str,
-    ) -> Result<(), BackendError> {
-        let failed_key = self.key(run, &format!("failed:{}", phase.name()));
+    async fn count_attempt(&self, run: &str, what: &str) -> Result<u32, BackendError> {
+        let (key, keys_key) = (self.key(run, "attempts"), self.key(run, "keys"));
         let mut pipe = redis::pipe();
         pipe.atomic()
-            .hset(&failed_key, job_id, error)
+            .hincr(&key, what, 1)
+            .sadd(&keys_key, &key)
             .ignore()
-            .sadd(self.key(run, "keys"), &failed_key)
-            .ignore()
-            .expire(&failed_key, RUN_KEY_TTL)
+            .expire(&key, RUN_KEY_TTL)
             .ignore();
-        self.retry("record job failure", |mut c| {
-            let pipe = pipe.clone();
-            async move { pipe.query_async::<()>(&mut c).await }
-        })
-        .await
+        let (n,): (u32,) = self
+            .retry("count an attempt", |mut c| {
+                let pipe = pipe.clone();
+                async move { pipe.query_async(&mut c).await }
+            })
+            .await?;
+        Ok(n)
     }
 
     async fn read_slot(
@@ -209,7 +329,23 @@ impl PartialStore for RedisStore {
             })
             .await?;
         failed.sort();
-        Ok(PhaseProgress { done, failed })
+        Ok(PhaseProgress {
+            done,
+            failed: failed
+                .into_iter()
+                .map(|(job, text)| (job, read_failure(&text)))
+                .collect(),
+        })
+    }
+
+    async fn is_done(&self, run: &str, job: Job) -> Result<bool, BackendError> {
+        let key = self.key(run, &format!("done:{}", job.phase.name()));
+        let id = job.id();
+        self.retry("SISMEMBER", |mut c| {
+            let (k, id) = (key.clone(), id.clone());
+            async move { c.sismember(k, id).await }
+        })
+        .await
     }
 
     async fn done_jobs(&self, run: &str, phase: Phase) -> Result<Vec<String>, BackendError> {
@@ -225,6 +361,13 @@ impl PartialStore for RedisStore {
     }
 
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
+        // The epoch goes first: jobs still in flight then store nothing.
+        let epoch_key = self.key(run, "epoch");
+        self.retry("DEL", |mut c| {
+            let k = epoch_key.clone();
+            async move { c.del::<_, ()>(k).await }
+        })
+        .await?;
         let keys_key = self.key(run, "keys");
         let mut keys: Vec<String> = self
             .retry("SMEMBERS", |mut c| {
@@ -276,7 +419,8 @@ impl RunRegistry for RedisStore {
         let ids: Vec<String> = self
             .retry("list runs", |mut c| {
                 let k = order.clone();
-                async move { c.zrevrange(k, 0, limit as isize - 1).await }
+                let last = isize::try_from(limit).map_or(-1, |l| l - 1);
+                async move { c.zrevrange(k, 0, last).await }
             })
             .await?;
         if ids.is_empty() {
@@ -290,6 +434,23 @@ impl RunRegistry for RedisStore {
             })
             .await?;
         Ok(records.into_iter().flatten().collect())
+    }
+
+    async fn delete_runs(&self, ids: &[String]) -> Result<(), BackendError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic()
+            .hdel(self.runs_key(), ids)
+            .ignore()
+            .zrem(self.order_key(), ids)
+            .ignore();
+        self.retry("remove run records", |mut c| {
+            let pipe = pipe.clone();
+            async move { pipe.query_async::<()>(&mut c).await }
+        })
+        .await
     }
 
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {

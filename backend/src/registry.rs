@@ -13,8 +13,10 @@ pub trait RunRegistry: Send + Sync {
         -> Result<(), BackendError>;
     /// A run's record.
     async fn get_run(&self, run: &str) -> Result<Option<String>, BackendError>;
-    /// Up to `limit` records, newest first.
+    /// Up to `limit` records, newest first (`usize::MAX` for all).
     async fn list_runs(&self, limit: usize) -> Result<Vec<String>, BackendError>;
+    /// Removes run records (retention).
+    async fn delete_runs(&self, ids: &[String]) -> Result<(), BackendError>;
     /// Marks a run cancelled, for workers to skip its jobs.
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError>;
     /// True when a run was cancelled.

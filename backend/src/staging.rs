@@ -1,5 +1,5 @@
 //! The staging area: blobs shared by the jobs of a run (staged records,
-//! probes, rows), addressed by `/`-separated paths under `runs/{run}/`.
+//! probes, rows), addressed by `/`-separated paths under `runs/{run}/` (`crate::layout`).
 
 use async_trait::async_trait;
 
@@ -14,11 +14,8 @@ pub trait Staging: Send + Sync {
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError>;
     /// Paths under `prefix`, sorted.
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError>;
+    /// Ids of the runs with anything staged (the folders under `runs/`).
+    async fn list_runs(&self) -> Result<Vec<String>, BackendError>;
     /// Removes every blob under `prefix`.
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError>;
-}
-
-/// Staging path of a run's blob.
-pub fn run_path(run: &str, rest: &str) -> String {
-    format!("runs/{run}/{rest}")
 }

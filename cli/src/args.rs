@@ -72,6 +72,15 @@ pub struct CoordinatorArgs {
     /// Address of the HTTP API.
     #[arg(long, env = "RAPPORT_LISTEN", default_value = "127.0.0.1:7070")]
     pub listen: String,
+    /// A run with no job completing for this many seconds fails.
+    #[arg(long, env = "RAPPORT_STALL_SECONDS", default_value_t = 900)]
+    pub stall_seconds: u64,
+    /// Records of ended runs are kept this many days.
+    #[arg(long, env = "RAPPORT_RETENTION_DAYS", default_value_t = 30)]
+    pub retention_days: u64,
+    /// At most this many ended runs' records are kept.
+    #[arg(long, env = "RAPPORT_RETENTION_RUNS", default_value_t = 1000)]
+    pub retention_runs: usize,
 }
 
 /// `rapport worker`.
@@ -83,9 +92,18 @@ pub struct WorkerArgs {
     /// Jobs run at once.
     #[arg(long, env = "RAPPORT_CONCURRENCY", default_value_t = 1)]
     pub concurrency: usize,
-    /// Pause before each job, in milliseconds (failure drills only).
+    /// Pause in each job, in milliseconds (failure drills only).
     #[arg(long, env = "RAPPORT_JOB_DELAY_MS", default_value_t = 0, hide = true)]
     pub job_delay_ms: u64,
+    /// Where the pause goes: `before` a job, or `after-store` (between
+    /// storing its effects and acking it; failure drills only).
+    #[arg(
+        long,
+        env = "RAPPORT_JOB_DELAY_AT",
+        default_value = "before",
+        hide = true
+    )]
+    pub job_delay_at: String,
 }
 
 /// Where the coordinator's API is.

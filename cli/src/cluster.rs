@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rapport_backend::{Backends, ClusterSettings};
+use rapport_coordinator::driver::Limits;
 use rapport_coordinator::http::router;
-use rapport_coordinator::service::Coordinator;
-use rapport_worker::{run_worker, WorkerOptions};
+use rapport_coordinator::service::{Coordinator, CoordinatorOptions, Retention};
+use rapport_worker::{run_worker, DelayPoint, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -74,7 +75,17 @@ pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| CliError::Usage(format!("--listen {}: {e}", args.listen)))?;
-    let coordinator = Coordinator::new(backends);
+    let options = CoordinatorOptions {
+        retention: Retention {
+            max_age: std::time::Duration::from_secs(args.retention_days * 24 * 3600),
+            max_runs: args.retention_runs,
+        },
+        limits: Limits {
+            stall: std::time::Duration::from_secs(args.stall_seconds.max(1)),
+            ..Limits::default()
+        },
+    };
+    let coordinator = Coordinator::new(backends, options);
     let runner = tokio::spawn(coordinator.clone().run_loop(shutdown.clone()));
     info!(listen = %args.listen, namespace = %args.servers.namespace, "coordinator ready");
     let stop = shutdown.clone();
@@ -97,11 +108,21 @@ pub async fn worker_command(args: WorkerArgs) -> Result<(), CliError> {
     };
     info!(namespace = %args.servers.namespace, concurrency, "worker ready");
     let job_delay = std::time::Duration::from_millis(args.job_delay_ms);
+    let delay_at = match args.job_delay_at.as_str() {
+        "before" => DelayPoint::BeforeJob,
+        "after-store" => DelayPoint::AfterStore,
+        other => {
+            return Err(CliError::Usage(format!(
+                "--job-delay-at {other}: expected before or after-store"
+            )))
+        }
+    };
     run_worker(
         backends,
         WorkerOptions {
             concurrency,
             job_delay,
+            delay_at,
         },
         shutdown,
     )

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use rapport_tests::secrets::assert_no_secret_of;
 
 use rapport_backend::rabbit_queue::RabbitQueue;
+use rapport_backend::JobQueue;
 use support::*;
 
 #[test]

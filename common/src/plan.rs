@@ -10,8 +10,12 @@ use crate::time::day_of;
 
 /// Version of [`JobEnvelope`] and of the staged blobs its jobs read and
 /// write; a worker refuses any other. 3: staged copies carry their source
-/// record, meetings their declined and resource attendees (issue 8).
-pub const JOB_MESSAGE_VERSION: u16 = 3;
+/// record, meetings their declined and resource attendees (issue 8). 4: jobs
+/// carry the run's epoch, staged blobs are handed on by checked refs.
+///
+/// Every version begins with the version and the run id, so a worker of
+/// any version can tell whose job it cannot take ([`JobEnvelope::decode`]).
+pub const JOB_MESSAGE_VERSION: u16 = 4;
 
 /// Where a file's records begin, which says where shards may cut it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +226,9 @@ pub struct JobEnvelope {
     pub version: u16,
     /// The run.
     pub run_id: String,
+    /// The run's epoch when the job was published: its effects are stored
+    /// only while the run is still in that epoch.
+    pub epoch: u64,
     /// The job.
     pub job: Job,
 }
@@ -233,16 +240,22 @@ pub enum EnvelopeError {
     #[error("undecodable job message: {0}")]
     Decode(#[from] postcard::Error),
     /// Another version.
-    #[error("job message version {0}, expected {JOB_MESSAGE_VERSION}")]
-    Version(u16),
+    #[error("a job message of version {version} (this build reads {JOB_MESSAGE_VERSION})")]
+    Version {
+        /// Its version.
+        version: u16,
+        /// Its run.
+        run_id: String,
+    },
 }
 
 impl JobEnvelope {
     /// An envelope of the current version.
-    pub fn new(run_id: &str, job: Job) -> JobEnvelope {
+    pub fn new(run_id: &str, epoch: u64, job: Job) -> JobEnvelope {
         JobEnvelope {
             version: JOB_MESSAGE_VERSION,
             run_id: run_id.to_owned(),
+            epoch,
             job,
         }
     }
@@ -252,13 +265,14 @@ impl JobEnvelope {
         postcard::to_stdvec(self).expect("an envelope always serialises")
     }
 
-    /// Reads postcard bytes, checking the version.
+    /// Reads postcard bytes, checking the version first (from the header
+    /// every version shares).
     pub fn decode(bytes: &[u8]) -> Result<JobEnvelope, EnvelopeError> {
-        let envelope: JobEnvelope = postcard::from_bytes(bytes)?;
-        if envelope.version != JOB_MESSAGE_VERSION {
-            return Err(EnvelopeError::Version(envelope.version));
+        let ((version, run_id), _) = postcard::take_from_bytes::<(u16, String)>(bytes)?;
+        if version != JOB_MESSAGE_VERSION {
+            return Err(EnvelopeError::Version { version, run_id });
         }
-        Ok(envelope)
+        Ok(postcard::from_bytes(bytes)?)
     }
 }
 
@@ -270,6 +284,7 @@ mod tests {
     fn envelope_round_trips_and_checks_its_version() {
         let e = JobEnvelope::new(
             "r1",
+            9,
             Job {
                 phase: Phase::Reduce,
                 part: 7,
@@ -279,7 +294,24 @@ mod tests {
         let old = JobEnvelope { version: 0, ..e };
         assert!(matches!(
             JobEnvelope::decode(&old.encode()),
-            Err(EnvelopeError::Version(0))
+            Err(EnvelopeError::Version { version: 0, run_id }) if run_id == "r1"
+        ));
+        // A version-3 message (no epoch) still names its version and run.
+        #[derive(Serialize)]
+        struct V3 {
+            version: u16,
+            run_id: String,
+            job: Job,
+        }
+        let v3 = postcard::to_stdvec(&V3 {
+            version: 3,
+            run_id: "r0".into(),
+            job: e.job,
+        })
+        .expect("encodes");
+        assert!(matches!(
+            JobEnvelope::decode(&v3),
+            Err(EnvelopeError::Version { version: 3, .. })
         ));
         assert!(JobEnvelope::decode(&[0xff, 0xff, 0xff]).is_err());
     }

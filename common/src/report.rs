@@ -55,6 +55,25 @@ pub struct RunReport {
     pub phase_seconds: BTreeMap<String, f64>,
     /// Whole run, seconds.
     pub total_seconds: f64,
+    /// What the coordinator redid to heal faults (all zero in a fault-free run).
+    #[serde(default)]
+    pub recovery: Recovery,
+}
+
+/// What a run redid to heal faults: how the fault tests see that their
+/// fault happened, and an operator sees what a run went through.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recovery {
+    /// Jobs published per phase, by the last coordinator to drive the run
+    /// (a resumed run publishes only the jobs not done; a recomputed job
+    /// is published again).
+    pub published: BTreeMap<String, u64>,
+    /// Jobs run again because their output was lost, in order.
+    pub recomputed: Vec<String>,
+    /// Times the run restarted from its plan because its store state was lost.
+    pub restarts: u32,
+    /// Jobs published again by the watchdog (their messages were lost).
+    pub watchdog_republished: u64,
 }
 
 impl RunReport {
@@ -95,6 +114,7 @@ impl RunReport {
             jobs: BTreeMap::new(),
             phase_seconds: BTreeMap::new(),
             total_seconds: 0.0,
+            recovery: Recovery::default(),
         }
     }
 }

@@ -1,32 +1,31 @@
-//! Runs one planned run over the backends: stores the run context, then for
-//! each phase publishes the jobs not yet done and waits until every one is
-//! done (or one failed for good, or the run is cancelled), then writes the
-//! outputs. A run interrupted by a restart resumes here: phases already done
-//! are skipped, done jobs are not published again. Removing the run's
-//! intermediate data is the caller's decision ([`cleanup`]).
+//! Runs one planned run over the backends: stores its plan in staging (the
+//! durable part of a run), then drives its phases in the run's epoch
+//! (`crate::driver`), then commits the outputs as a set.
+//!
+//! A run interrupted by a coordinator restart resumes here: phases already
+//! done are skipped, and only jobs not done are published again. A run
+//! whose store state was lost (its epoch gone: Redis restarted without
+//! persistence, keys deleted) restarts from its plan in a new epoch, at
+//! most [`MAX_RESTARTS`] times. Removing the run's intermediate data is the
+//! caller's decision ([`cleanup`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use rapport_backend::{BackendError, Backends, PhaseProgress};
-use rapport_common::plan::{jobs_of, JobEnvelope, Phase, RunContext};
-use rapport_common::report::RunReport;
-use rapport_worker::jobs::context_path;
+use rapport_backend::layout::{context_path, run_prefix};
+use rapport_backend::{BackendError, Backends};
+use rapport_common::plan::{Phase, RunContext};
+use rapport_common::report::{Recovery, RunReport};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::driver::{Driver, Limits};
 use crate::tenant_loader::LoadedTenant;
-use crate::writer::{write_outputs, WriteError};
+use crate::writer::{assemble, commit, WriteError};
 
-/// Deliveries after which the broker dead-letters a job.
-const DEAD_LETTER_DELIVERIES: i64 = rapport_backend::rabbit_queue::DELIVERY_LIMIT;
-
-/// How long the queue or store may stay unreachable before a run fails.
-const OUTAGE_TOLERANCE: Duration = Duration::from_secs(120);
-
-/// Longest wait between two progress checks.
-const PROGRESS_POLL: Duration = Duration::from_millis(25);
+/// Restarts from the plan after the run's store state was lost.
+pub const MAX_RESTARTS: u32 = 3;
 
 /// Receives progress, for a terminal bar or an API.
 pub trait ProgressSink: Send + Sync {
@@ -57,6 +56,30 @@ pub enum ExecuteError {
         job: String,
         /// Its error.
         error: String,
+    },
+    /// A job's output was lost, and lost again each time it was recomputed.
+    #[error("{error} (recomputed {times} times, lost each time)")]
+    Lost {
+        /// Recomputations tried.
+        times: u32,
+        /// The last loss.
+        error: String,
+    },
+    /// The run's state in the store was lost (its epoch is gone).
+    #[error("the run's state in the store was lost")]
+    StateLost,
+    /// The run's state was lost again after each restart.
+    #[error(
+        "the run's state in the store was lost {0} times; is Redis restarting or evicting keys?"
+    )]
+    StateLostTooOften(u32),
+    /// No job completed for too long.
+    #[error("no {phase} job completed for {seconds} s: are workers running?")]
+    Stalled {
+        /// The phase.
+        phase: &'static str,
+        /// The limit.
+        seconds: u64,
     },
     /// The run was cancelled.
     #[error("run cancelled")]
@@ -92,135 +115,107 @@ pub async fn execute_run(
     progress: &dyn ProgressSink,
     cancel: &CancellationToken,
 ) -> Result<RunOutcome, ExecuteError> {
-    let RunSpec {
-        tenant,
-        ctx,
-        out,
-        mode,
-    } = spec;
-    let started = Instant::now();
-    let run = ctx.run_id.as_str();
+    execute_run_with(backends, spec, progress, cancel, Limits::default()).await
+}
+
+/// [`execute_run`] with limits of the caller's.
+pub async fn execute_run_with(
+    backends: &Backends,
+    spec: RunSpec<'_>,
+    progress: &dyn ProgressSink,
+    cancel: &CancellationToken,
+    limits: Limits,
+) -> Result<RunOutcome, ExecuteError> {
+    let run = spec.ctx.run_id.as_str();
     backends
         .staging
         .put(
             &context_path(run),
-            postcard::to_stdvec(ctx).expect("a run context always serialises"),
+            postcard::to_stdvec(spec.ctx).expect("a run context always serialises"),
         )
         .await?;
+    let mut restarts = 0;
+    loop {
+        let epoch = match backends.store.epoch(run).await? {
+            Some(epoch) => epoch,
+            None => backends.store.new_epoch(run).await?,
+        };
+        let driver = Driver::new(backends, spec.ctx, epoch, progress, cancel, limits);
+        match drive(driver, spec, restarts).await {
+            Err(ExecuteError::StateLost) if restarts < MAX_RESTARTS => {
+                restarts += 1;
+                warn!(
+                    run_id = run,
+                    restarts, "the run's store state was lost; restarting it from its plan"
+                );
+                // Whatever is left of the old epoch's state is not to be read.
+                backends.store.delete_run(run).await?;
+            }
+            Err(ExecuteError::StateLost) => {
+                return Err(ExecuteError::StateLostTooOften(restarts + 1))
+            }
+            other => return other,
+        }
+    }
+}
+
+async fn drive(
+    mut driver: Driver<'_>,
+    spec: RunSpec<'_>,
+    restarts: u32,
+) -> Result<RunOutcome, ExecuteError> {
+    let started = Instant::now();
+    let run = spec.ctx.run_id.as_str();
     let mut phase_seconds = BTreeMap::new();
     let mut jobs = BTreeMap::new();
-    async {
-        for phase in Phase::ALL {
-            let t0 = Instant::now();
-            let n = run_phase(backends, ctx, phase, progress, cancel).await?;
-            phase_seconds.insert(phase.name().to_owned(), t0.elapsed().as_secs_f64());
-            jobs.insert(phase.name().to_owned(), n);
-            info!(
-                run_id = run,
-                phase = phase.name(),
-                jobs = n,
-                seconds = t0.elapsed().as_secs_f64(),
-                "phase done"
-            );
-        }
+    for phase in Phase::ALL {
         let t0 = Instant::now();
-        let mut report = write_outputs(backends, tenant, ctx, out, mode).await?;
-        phase_seconds.insert("write".to_owned(), t0.elapsed().as_secs_f64());
-        report.phase_seconds = phase_seconds;
-        report.jobs = jobs;
-        report.total_seconds = started.elapsed().as_secs_f64();
-        crate::writer::write_report(out, &report).await?;
-        Ok(RunOutcome { report })
+        let n = driver.run_phase(phase).await?;
+        phase_seconds.insert(phase.name().to_owned(), t0.elapsed().as_secs_f64());
+        jobs.insert(phase.name().to_owned(), n);
+        info!(
+            run_id = run,
+            phase = phase.name(),
+            jobs = n,
+            seconds = t0.elapsed().as_secs_f64(),
+            "phase done"
+        );
     }
-    .await
+    let t0 = Instant::now();
+    let outputs = loop {
+        match assemble(driver.backends, spec.tenant, spec.ctx, spec.mode).await {
+            Ok(outputs) => break outputs,
+            Err(WriteError::Lost { producer, error }) => {
+                driver.recompute_for_writer(producer, error).await?;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
+    // Outputs assembled from another epoch's state would not be this run's.
+    if driver.backends.store.epoch(run).await? != Some(driver.epoch) {
+        return Err(ExecuteError::StateLost);
+    }
+    let mut report = outputs.report;
+    phase_seconds.insert("write".to_owned(), t0.elapsed().as_secs_f64());
+    report.phase_seconds = phase_seconds;
+    report.jobs = jobs;
+    report.total_seconds = started.elapsed().as_secs_f64();
+    report.recovery = Recovery {
+        restarts,
+        ..driver.recovery
+    };
+    commit(spec.out, outputs.files, &report).await?;
+    Ok(RunOutcome { report })
 }
 
 /// Removes a run's intermediate data (best effort: a finished run's data
-/// also expires on its own in the cluster store).
+/// also expires on its own in the cluster store, and the janitor removes
+/// staging that ended runs left behind).
 pub async fn cleanup(backends: &Backends, run: &str) {
-    if let Err(e) = backends.staging.delete_prefix(&format!("runs/{run}")).await {
-        tracing::warn!(run_id = run, error = %e, "cannot remove staging data");
-    }
     if let Err(e) = backends.store.delete_run(run).await {
-        tracing::warn!(run_id = run, error = %e, "cannot remove stored partials");
+        warn!(run_id = run, error = %e, "cannot remove stored partials");
     }
-}
-
-/// Publishes one phase's jobs and waits for all of them; returns their number.
-pub async fn run_phase(
-    backends: &Backends,
-    ctx: &RunContext,
-    phase: Phase,
-    progress: &dyn ProgressSink,
-    cancel: &CancellationToken,
-) -> Result<u64, ExecuteError> {
-    let run = ctx.run_id.as_str();
-    let jobs = jobs_of(phase, ctx);
-    let total = jobs.len() as u64;
-    progress.phase_started(phase, total);
-    let already = backends.store.progress(run, phase).await?;
-    if already.done < total {
-        let envelopes = jobs
-            .into_iter()
-            .map(|job| JobEnvelope::new(run, job))
-            .collect();
-        backends.queue.publish(envelopes).await?;
+    if let Err(e) = backends.staging.delete_prefix(&run_prefix(run)).await {
+        warn!(run_id = run, error = %e, "cannot remove staging data");
     }
-    wait_phase(backends, run, phase, total, progress, cancel).await?;
-    Ok(total)
-}
-
-/// Waits until `total` jobs of `phase` are done.
-pub async fn wait_phase(
-    backends: &Backends,
-    run: &str,
-    phase: Phase,
-    total: u64,
-    progress: &dyn ProgressSink,
-    cancel: &CancellationToken,
-) -> Result<(), ExecuteError> {
-    let mut failing_since: Option<Instant> = None;
-    loop {
-        match poll_phase(backends, run, phase).await {
-            Ok(p) => {
-                failing_since = None;
-                if let Some((job, error)) = p.failed.into_iter().next() {
-                    return Err(ExecuteError::JobFailed { job, error });
-                }
-                progress.jobs_done(p.done);
-                if p.done >= total {
-                    return Ok(());
-                }
-            }
-            // The queue and store reconnect by themselves: a lost connection
-            // is a pause, not a failed run, unless it lasts.
-            Err(e) => {
-                let since = *failing_since.get_or_insert_with(Instant::now);
-                if since.elapsed() > OUTAGE_TOLERANCE {
-                    return Err(e.into());
-                }
-                warn!(run_id = run, error = %e, "cannot read progress; retrying");
-            }
-        }
-        tokio::select! {
-            _ = cancel.cancelled() => return Err(ExecuteError::Cancelled),
-            _ = backends.store.wait_for_change(PROGRESS_POLL) => {}
-        }
-    }
-}
-
-/// Turns dead letters into failed jobs, then reads the phase's progress.
-async fn poll_phase(
-    backends: &Backends,
-    run: &str,
-    phase: Phase,
-) -> Result<PhaseProgress, BackendError> {
-    for dead in backends.queue.take_dead_letters().await? {
-        let message = format!("delivered {DEAD_LETTER_DELIVERIES} times without completing (its worker died each time)");
-        backends
-            .store
-            .fail_job(&dead.run_id, dead.job.phase, &dead.job.id(), &message)
-            .await?;
-    }
-    backends.store.progress(run, phase).await
 }

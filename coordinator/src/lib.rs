@@ -5,12 +5,14 @@
 //! # Layout
 //! - [`tenant_loader`] — reads `tenant.toml`, its CSVs and activity globs.
 //! - [`planner`] — the run context and partition counts.
-//! - [`executor`] — runs the phases of one run over the backends.
+//! - [`executor`] — runs one run over the backends: epochs, restarts, outputs.
+//! - [`driver`] — drives a run's phases: publish, wait, heal lost output.
 //! - [`writer`] — assembles the output files from staged parts.
 //! - [`local_run`] — a run with its workers as tasks of this process.
 //! - [`service`], [`run_record`], [`http`] — the long-running coordinator,
 //!   its run records and its HTTP API.
 
+pub mod driver;
 pub mod executor;
 pub mod http;
 pub mod local_run;

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use rapport_common::report::Recovery;
 use serde::{Deserialize, Serialize};
 
 /// Where a run stands.
@@ -66,6 +67,9 @@ pub struct RunRecord {
     pub phase_seconds: BTreeMap<String, f64>,
     /// Rows written.
     pub rows: Option<u64>,
+    /// What the run redid to heal faults, once it succeeded.
+    #[serde(default)]
+    pub recovery: Option<Recovery>,
 }
 
 impl RunRecord {
@@ -95,6 +99,7 @@ impl RunRecord {
             finished_at: None,
             phase_seconds: BTreeMap::new(),
             rows: None,
+            recovery: None,
         }
     }
 }

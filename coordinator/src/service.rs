@@ -3,19 +3,26 @@
 //! order. A run found `running` at start-up was interrupted by a restart and
 //! resumes where its phases stand. Cancel stops a run within a poll
 //! interval: its waiting jobs are purged, workers drop any in flight.
+//!
+//! The registry is read tolerantly: a record that does not decode is logged
+//! and skipped, never blocking the others; the scheduler sees every queued
+//! run. Records of ended runs are kept for [`Retention`] (30 days or 1,000
+//! runs by default); a janitor removes what ended or unknown runs left in
+//! staging and the store.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use rapport_backend::layout::context_path;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
-use rapport_worker::jobs::context_path;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunSpec};
+use crate::driver::Limits;
+use crate::executor::{cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec};
 use crate::planner::{new_run_id, plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
 use crate::tenant_loader::{load_tenant, LoadError};
@@ -24,8 +31,37 @@ use crate::tenant_loader::{load_tenant, LoadError};
 const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How often a running run's progress is written to its record.
 const PROGRESS_FLUSH: Duration = Duration::from_millis(500);
-/// Runs the list shows and the runner scans.
+/// Runs the list shows.
 const RUNS_LISTED: usize = 200;
+/// How often retention and the janitor run.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+/// How long ended runs' records are kept.
+#[derive(Debug, Clone, Copy)]
+pub struct Retention {
+    /// Records of runs that ended longer ago than this are removed.
+    pub max_age: Duration,
+    /// At most this many ended runs are kept (the newest).
+    pub max_runs: usize,
+}
+
+impl Default for Retention {
+    fn default() -> Retention {
+        Retention {
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            max_runs: 1000,
+        }
+    }
+}
+
+/// How a coordinator runs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CoordinatorOptions {
+    /// Run record retention.
+    pub retention: Retention,
+    /// How long a run may wait without progress or servers.
+    pub limits: Limits,
+}
 
 /// Why an operator request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +83,7 @@ pub enum RequestError {
 /// The coordinator service.
 pub struct Coordinator {
     backends: Backends,
+    options: CoordinatorOptions,
     mode: String,
     wake: Notify,
     current: Mutex<Option<(String, CancellationToken)>>,
@@ -59,9 +96,10 @@ fn decode(text: &str) -> Result<RunRecord, BackendError> {
 
 impl Coordinator {
     /// A coordinator over `backends`.
-    pub fn new(backends: Backends) -> Arc<Coordinator> {
+    pub fn new(backends: Backends, options: CoordinatorOptions) -> Arc<Coordinator> {
         Arc::new(Coordinator {
             backends,
+            options,
             mode: "cluster".to_owned(),
             wake: Notify::new(),
             current: Mutex::new(None),
@@ -91,8 +129,21 @@ impl Coordinator {
 
     /// Recent runs, newest first.
     pub async fn list(&self) -> Result<Vec<RunRecord>, RequestError> {
-        let texts = self.backends.registry.list_runs(RUNS_LISTED).await?;
-        Ok(texts.iter().map(|t| decode(t)).collect::<Result<_, _>>()?)
+        self.list_up_to(RUNS_LISTED).await
+    }
+
+    /// Up to `limit` runs, newest first; undecodable records are logged
+    /// and skipped.
+    async fn list_up_to(&self, limit: usize) -> Result<Vec<RunRecord>, RequestError> {
+        let texts = self.backends.registry.list_runs(limit).await?;
+        Ok(texts
+            .iter()
+            .filter_map(|t| {
+                decode(t)
+                    .inspect_err(|e| warn!(error = %e, "skipping a run record"))
+                    .ok()
+            })
+            .collect())
     }
 
     /// Checks the tenant and queues a run of it.
@@ -130,7 +181,9 @@ impl Coordinator {
         .await
     }
 
-    /// Cancels a queued or running run.
+    /// Cancels a queued or running run. The cancel mark is set first: the
+    /// run's driver polls it, and a run being picked up checks it once it
+    /// is marked current, so a cancel is never lost in between.
     pub async fn cancel(&self, run: &str) -> Result<RunRecord, RequestError> {
         let mut record = self.get(run).await?;
         if record.status.is_final() {
@@ -143,24 +196,29 @@ impl Coordinator {
             .unwrap_or_else(|p| p.into_inner())
             .clone();
         match running {
-            Some((id, token)) if id == run => {
-                token.cancel();
-                let purged = self.backends.queue.purge().await?;
-                info!(run_id = run, purged, "run cancelled; queued jobs purged");
-            }
-            _ => {
+            Some((id, token)) if id == run => token.cancel(),
+            _ if record.status == RunStatus::Queued => {
                 record.status = RunStatus::Cancelled;
                 record.finished_at = Some(chrono::Utc::now().to_rfc3339());
                 self.save(&record).await?;
             }
+            // Running under another coordinator: its driver sees the mark.
+            _ => {}
         }
+        info!(run_id = run, "run cancelled");
         Ok(record)
     }
 
     /// Executes runs until `shutdown`; a run interrupted by shutdown stays
     /// `running` and resumes at the next start.
     pub async fn run_loop(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut housekeeping_at = std::time::Instant::now();
+        self.housekeeping().await;
         while !shutdown.is_cancelled() {
+            if housekeeping_at.elapsed() > HOUSEKEEPING {
+                housekeeping_at = std::time::Instant::now();
+                self.housekeeping().await;
+            }
             match self.next_run().await {
                 Ok(Some(record)) => self.execute(record, &shutdown).await,
                 Ok(None) => {
@@ -180,7 +238,7 @@ impl Coordinator {
 
     /// The oldest interrupted run, else the oldest queued one.
     async fn next_run(&self) -> Result<Option<RunRecord>, RequestError> {
-        let mut runs = self.list().await?;
+        let mut runs = self.list_up_to(usize::MAX).await?;
         runs.reverse();
         Ok(runs
             .iter()
@@ -194,6 +252,16 @@ impl Coordinator {
         let token = shutdown.child_token();
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((run.clone(), token.clone()));
+        // A cancel that came while the run was being picked up.
+        if self
+            .backends
+            .registry
+            .is_cancelled(&run)
+            .await
+            .unwrap_or(false)
+        {
+            token.cancel();
+        }
         let resumed = record.status == RunStatus::Running;
         record.status = RunStatus::Running;
         record
@@ -226,6 +294,7 @@ impl Coordinator {
                 record.status = RunStatus::Succeeded;
                 record.rows = Some(outcome.report.rows);
                 record.phase_seconds = outcome.report.phase_seconds;
+                record.recovery = Some(outcome.report.recovery);
                 info!(run_id = %run, rows = outcome.report.rows, "run succeeded");
             }
             Err(ExecuteError::Cancelled) => {
@@ -280,7 +349,63 @@ impl Coordinator {
             out: std::path::Path::new(&record.out),
             mode: &self.mode,
         };
-        execute_run(&self.backends, spec, progress, token).await
+        execute_run_with(&self.backends, spec, progress, token, self.options.limits).await
+    }
+
+    /// Retention of run records, then the janitor.
+    async fn housekeeping(&self) {
+        if let Err(e) = self.apply_retention().await {
+            warn!(error = %e, "cannot apply run retention");
+        }
+        if let Err(e) = self.sweep_staging().await {
+            warn!(error = %e, "cannot sweep staging");
+        }
+    }
+
+    /// Removes the records of ended runs past the retention.
+    async fn apply_retention(&self) -> Result<(), RequestError> {
+        let runs = self.list_up_to(usize::MAX).await?;
+        let now = chrono::Utc::now().timestamp_millis();
+        let max_age_ms = self.options.retention.max_age.as_millis() as i64;
+        let expired: Vec<String> = runs
+            .iter()
+            .filter(|r| r.status.is_final())
+            .enumerate()
+            .filter(|(kept, r)| {
+                *kept >= self.options.retention.max_runs || now - r.created_ms > max_age_ms
+            })
+            .map(|(_, r)| r.run_id.clone())
+            .collect();
+        if !expired.is_empty() {
+            info!(runs = expired.len(), "removing records past the retention");
+            self.backends.registry.delete_runs(&expired).await?;
+        }
+        Ok(())
+    }
+
+    /// The janitor: removes the staging and store data of every run that
+    /// ended, or that has no record, except the one in hand.
+    async fn sweep_staging(&self) -> Result<(), RequestError> {
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .map(|(id, _)| id.clone());
+        for run in self.backends.staging.list_runs().await? {
+            if Some(&run) == current.as_ref() {
+                continue;
+            }
+            let ended = match self.backends.registry.get_run(&run).await? {
+                None => true,
+                Some(text) => decode(&text).map_or(true, |r| r.status.is_final()),
+            };
+            if ended {
+                info!(run_id = %run, "removing what an ended run left behind");
+                cleanup(&self.backends, &run).await;
+            }
+        }
+        Ok(())
     }
 
     fn spawn_flusher(

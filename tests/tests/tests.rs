@@ -6,6 +6,7 @@ mod util;
 
 mod examples;
 mod failures;
+mod faults;
 mod formats;
 mod partitioning;
 mod privacy;

@@ -243,11 +243,15 @@ impl JobQueue for ShufflingQueue {
         self.inner.next().await
     }
 
+    async fn waiting(&self) -> Result<u32, BackendError> {
+        self.inner.waiting().await
+    }
+
     async fn purge(&self) -> Result<u32, BackendError> {
         self.inner.purge().await
     }
 
-    async fn take_dead_letters(&self) -> Result<Vec<JobEnvelope>, BackendError> {
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         self.inner.take_dead_letters().await
     }
 }
@@ -274,6 +278,9 @@ impl Staging for RecordingStaging {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         self.inner.list(prefix).await
+    }
+    async fn list_runs(&self) -> Result<Vec<String>, BackendError> {
+        self.inner.list_runs().await
     }
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
         self.inner.delete_prefix(prefix).await
@@ -304,6 +311,9 @@ impl Staging for InterceptedStaging {
     }
     async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
         self.inner.list(prefix).await
+    }
+    async fn list_runs(&self) -> Result<Vec<String>, BackendError> {
+        self.inner.list_runs().await
     }
     async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
         self.inner.delete_prefix(prefix).await

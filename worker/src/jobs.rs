@@ -1,12 +1,19 @@
-//! The body of each phase's job: read inputs from staging and the store, run
-//! the pure step (on a blocking thread: it is CPU work), and return the
-//! effects to store. Staging blobs are written here; store blobs are returned
-//! so the consumer can store them and mark the job done in one step.
+//! The body of each phase's job: read its inputs through checked hand-offs
+//! (`rapport_backend::handoff`), run the pure step (on a blocking thread: it
+//! is CPU work), stage its blobs, and return the store writes that complete
+//! it: its slot entries and the refs of its staged blobs, which the consumer
+//! store writes with the done mark in one step. Every producer writes an
+//! entry for each consumer the lineage names, empty when it has nothing.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rapport_backend::staging::run_path;
+use rapport_backend::handoff::{fetch_all, put_blob, read_slot_of, refs_write, HandoffError};
+use rapport_backend::layout::{
+    self, context_path, csv_path, ingest_path, originals_path, partials_slot, probes_path,
+    ref_producers, refs_slot, rejects_path, rows_path, slot_producers, BlobRef, Consumer,
+    COUNTERS_SLOT, HISTOGRAMS_SLOT,
+};
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::aggregate::{aggregate, replies, Original, ReplyProbe};
@@ -19,7 +26,6 @@ use rapport_common::reduce::{reduce, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
 
-use crate::blob::{decode, encode};
 use rapport_formats::{ingest_shard, FormatContext};
 
 use crate::shard_reader::{for_each_piece, PIECE_BYTES};
@@ -31,34 +37,51 @@ pub enum JobError {
     /// The queue, store or staging failed: running the job again may work.
     #[error(transparent)]
     Retryable(#[from] BackendError),
-    /// The job cannot succeed (unreadable blob, unreadable input file).
+    /// An input of the job, the output of a done job, is lost: running
+    /// that job again may heal the run.
+    #[error("input {blob}, produced by {producer}, is lost: {why}", producer = producer.id())]
+    Lost {
+        /// The job whose output it is.
+        producer: Job,
+        /// The blob or slot entry.
+        blob: String,
+        /// What was found instead.
+        why: String,
+    },
+    /// The job cannot succeed (unreadable input file, a bug).
     #[error("{0}")]
     Permanent(String),
 }
 
-/// Slot of the counters every job reports.
-pub const COUNTERS_SLOT: &str = "counters";
-/// Slot of the score histograms.
-pub const HISTOGRAMS_SLOT: &str = "histograms";
-
-/// Slot of an account partition's partials.
-pub fn partials_slot(partition: u32) -> String {
-    format!("partials/{partition:04}")
+impl From<HandoffError> for JobError {
+    fn from(e: HandoffError) -> JobError {
+        match e {
+            HandoffError::Lost {
+                producer,
+                blob,
+                why,
+            } => JobError::Lost {
+                producer,
+                blob,
+                why,
+            },
+            HandoffError::Backend(e) => JobError::Retryable(e),
+        }
+    }
 }
 
-/// Staging path of a run's context.
-pub fn context_path(run: &str) -> String {
-    run_path(run, "context")
-}
-
-/// Staging path of an account partition's scored CSV lines.
-pub fn csv_path(run: &str, partition: u32) -> String {
-    run_path(run, &format!("csv/{partition:04}"))
-}
-
-/// Staging prefix of a run's rejects.
-pub fn rejects_prefix(run: &str) -> String {
-    run_path(run, "rejects")
+/// Decodes a handed-off blob that `producer` wrote; one that does not
+/// decode is lost output of its producer.
+fn decode<T: serde::de::DeserializeOwned>(
+    producer: Job,
+    name: &str,
+    bytes: &[u8],
+) -> Result<T, JobError> {
+    layout::decode(name, bytes).map_err(|e| JobError::Lost {
+        producer,
+        blob: name.to_owned(),
+        why: e.error,
+    })
 }
 
 /// Run contexts this process has loaded, by run id (a worker serves few runs).
@@ -79,7 +102,10 @@ impl ContextCache {
             return Ok(ctx.clone());
         }
         let path = context_path(run);
-        let ctx: Arc<RunContext> = Arc::new(decode(&path, &backends.staging.get(&path).await?)?);
+        let ctx: Arc<RunContext> = Arc::new(
+            layout::decode(&path, &backends.staging.get(&path).await?)
+                .map_err(|e| JobError::Permanent(e.to_string()))?,
+        );
         let mut contexts = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
         if contexts.len() >= 8 {
             contexts.clear();
@@ -100,8 +126,12 @@ async fn blocking<T: Send + 'static>(
 fn counters_write(counters: &RunCounters) -> SlotWrite {
     SlotWrite {
         slot: COUNTERS_SLOT.to_owned(),
-        blob: encode(counters),
+        blob: layout::encode(counters),
     }
+}
+
+fn job(phase: Phase, part: u32) -> Job {
+    Job { phase, part }
 }
 
 /// Runs one job and returns the store writes that complete it.
@@ -155,22 +185,20 @@ async fn ingest(
     })
     .await??;
     let (partitions, rejects, counters) = out;
+    let mut writes = vec![counters_write(&counters)];
     for (kp, blob) in partitions.into_iter().enumerate() {
-        backends
-            .staging
-            .put(&run_path(&run, &format!("ingest/{kp:04}/{part:05}")), blob)
-            .await?;
+        let kp = kp as u32;
+        let r = put_blob(&*backends.staging, ingest_path(&run, kp, part), blob).await?;
+        let consumer = Consumer::Job(job(Phase::Aggregate, kp));
+        writes.push(refs_write(refs_slot(consumer), &[r]));
     }
+    let mut reject_refs = Vec::new();
     if !rejects.is_empty() {
-        backends
-            .staging
-            .put(
-                &run_path(&run, &format!("rejects/{part:05}")),
-                encode(&rejects),
-            )
-            .await?;
+        let path = rejects_path(&run, part);
+        reject_refs.push(put_blob(&*backends.staging, path, layout::encode(&rejects)).await?);
     }
-    Ok(vec![counters_write(&counters)])
+    writes.push(refs_write(refs_slot(Consumer::Writer), &reject_refs));
+    Ok(writes)
 }
 
 async fn aggregate_job(
@@ -179,15 +207,22 @@ async fn aggregate_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
+    let me = Consumer::Job(job(Phase::Aggregate, part));
     let mut copies: Vec<StagedCopy> = Vec::new();
-    for path in backends
-        .staging
-        .list(&run_path(&run, &format!("ingest/{part:04}")))
-        .await?
-    {
-        let bytes = backends.staging.get(&path).await?;
-        decode_staged(&bytes, &mut copies)
-            .map_err(|e| JobError::Permanent(format!("staging blob {path} is unreadable: {e}")))?;
+    let inputs = fetch_all(
+        &*backends.store,
+        &*backends.staging,
+        &run,
+        &refs_slot(me),
+        &ref_producers(&ctx, me),
+    )
+    .await?;
+    for (producer, r, bytes) in inputs {
+        decode_staged(&bytes, &mut copies).map_err(|e| JobError::Lost {
+            producer,
+            blob: r.path.clone(),
+            why: format!("unreadable: {e}"),
+        })?;
     }
     let c = ctx.clone();
     let out = blocking(move || -> Result<_, JobError> {
@@ -202,32 +237,31 @@ async fn aggregate_job(
         aggregate(copies, &winners, &c).map_err(|e| JobError::Permanent(e.to_string()))
     })
     .await??;
-    for (target, probes) in out.probes.iter().enumerate() {
-        if !probes.is_empty() {
-            backends
-                .staging
-                .put(
-                    &run_path(&run, &format!("probes/{target:04}/{part:04}")),
-                    encode(probes),
-                )
-                .await?;
-        }
-    }
-    backends
-        .staging
-        .put(
-            &run_path(&run, &format!("originals/{part:04}")),
-            encode(&out.originals),
-        )
-        .await?;
+    let originals = put_blob(
+        &*backends.staging,
+        originals_path(&run, part),
+        layout::encode(&out.originals),
+    )
+    .await?;
     let mut writes = vec![counters_write(&out.counters)];
-    for (ap, partial) in out.partials.iter().enumerate() {
-        if !partial.is_empty() {
-            writes.push(SlotWrite {
-                slot: partials_slot(ap as u32),
-                blob: encode(partial),
-            });
+    for (target, probes) in out.probes.iter().enumerate() {
+        let target = target as u32;
+        let mut refs: Vec<BlobRef> = Vec::new();
+        if !probes.is_empty() {
+            let path = probes_path(&run, target, part);
+            refs.push(put_blob(&*backends.staging, path, layout::encode(probes)).await?);
         }
+        if target == part {
+            refs.push(originals.clone());
+        }
+        let consumer = Consumer::Job(job(Phase::Replies, target));
+        writes.push(refs_write(refs_slot(consumer), &refs));
+    }
+    for (ap, partial) in out.partials.iter().enumerate() {
+        writes.push(SlotWrite {
+            slot: partials_slot(ap as u32),
+            blob: layout::encode(partial),
+        });
     }
     Ok(writes)
 }
@@ -238,22 +272,30 @@ async fn replies_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    let originals_path = run_path(&run, &format!("originals/{part:04}"));
-    let originals: Vec<Original> = decode(
-        &originals_path,
-        &backends.staging.get(&originals_path).await?,
-    )?;
+    let me = Consumer::Job(job(Phase::Replies, part));
+    let inputs = fetch_all(
+        &*backends.store,
+        &*backends.staging,
+        &run,
+        &refs_slot(me),
+        &ref_producers(&ctx, me),
+    )
+    .await?;
+    let originals_at = originals_path(&run, part);
+    let mut originals: Option<Vec<Original>> = None;
     let mut probes: Vec<ReplyProbe> = Vec::new();
-    for path in backends
-        .staging
-        .list(&run_path(&run, &format!("probes/{part:04}")))
-        .await?
-    {
-        probes.extend(decode::<Vec<ReplyProbe>>(
-            &path,
-            &backends.staging.get(&path).await?,
-        )?);
+    for (producer, r, bytes) in inputs {
+        if r.path == originals_at {
+            originals = Some(decode(producer, &r.path, &bytes)?);
+        } else {
+            probes.extend(decode::<Vec<ReplyProbe>>(producer, &r.path, &bytes)?);
+        }
     }
+    let originals = originals.ok_or_else(|| JobError::Lost {
+        producer: job(Phase::Aggregate, part),
+        blob: originals_at.clone(),
+        why: "no ref to it was handed over".to_owned(),
+    })?;
     let c = ctx.clone();
     let (partial, matched) = blocking(move || {
         let (partial, matched) = replies(&originals, &probes);
@@ -268,12 +310,10 @@ async fn replies_job(
         ..RunCounters::default()
     })];
     for (ap, p) in partial.iter().enumerate() {
-        if !p.is_empty() {
-            writes.push(SlotWrite {
-                slot: partials_slot(ap as u32),
-                blob: encode(p),
-            });
-        }
+        writes.push(SlotWrite {
+            slot: partials_slot(ap as u32),
+            blob: layout::encode(p),
+        });
     }
     Ok(writes)
 }
@@ -285,25 +325,26 @@ async fn reduce_job(
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let slot = partials_slot(part);
-    let blobs = backends.store.read_slot(&run, &slot).await?;
+    let blobs = read_slot_of(&*backends.store, &run, &slot, &slot_producers(&ctx, &slot)).await?;
     let window = ctx.window();
     let (rows, histograms) = blocking(move || -> Result<_, JobError> {
         let partials: Vec<PartialAggregate> = blobs
             .iter()
-            .map(|(job, b)| decode(&format!("{slot}/{job}"), b))
+            .map(|(producer, b)| decode(*producer, &format!("{slot}/{}", producer.id()), b))
             .collect::<Result<_, _>>()?;
         let (rows, histograms) = reduce(&partials, &window);
-        Ok((encode(&rows), histograms))
+        Ok((layout::encode(&rows), histograms))
     })
     .await??;
-    backends
-        .staging
-        .put(&run_path(&run, &format!("rows/{part:04}")), rows)
-        .await?;
-    Ok(vec![SlotWrite {
-        slot: HISTOGRAMS_SLOT.to_owned(),
-        blob: encode(&histograms),
-    }])
+    let rows = put_blob(&*backends.staging, rows_path(&run, part), rows).await?;
+    let consumer = Consumer::Job(job(Phase::Score, part));
+    Ok(vec![
+        SlotWrite {
+            slot: HISTOGRAMS_SLOT.to_owned(),
+            blob: layout::encode(&histograms),
+        },
+        refs_write(refs_slot(consumer), &[rows]),
+    ])
 }
 
 async fn score_job(
@@ -312,22 +353,39 @@ async fn score_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    let blobs = backends.store.read_slot(&run, HISTOGRAMS_SLOT).await?;
-    let rows_path = run_path(&run, &format!("rows/{part:04}"));
-    let rows_blob = backends.staging.get(&rows_path).await?;
+    let me = Consumer::Job(job(Phase::Score, part));
+    let histograms = read_slot_of(
+        &*backends.store,
+        &run,
+        HISTOGRAMS_SLOT,
+        &slot_producers(&ctx, HISTOGRAMS_SLOT),
+    )
+    .await?;
+    let rows = fetch_all(
+        &*backends.store,
+        &*backends.staging,
+        &run,
+        &refs_slot(me),
+        &ref_producers(&ctx, me),
+    )
+    .await?;
     let c = ctx.clone();
     let lines = blocking(move || -> Result<Vec<u8>, JobError> {
-        let mut histograms = Histograms::default();
-        for (job, b) in &blobs {
-            histograms.merge(&decode(&format!("{HISTOGRAMS_SLOT}/{job}"), b)?);
+        let mut merged = Histograms::default();
+        for (producer, b) in &histograms {
+            let name = format!("{HISTOGRAMS_SLOT}/{}", producer.id());
+            merged.merge(&decode(*producer, &name, b)?);
         }
-        let table = histograms.into_table(c.settings.weights);
-        let rows: Vec<EngagementRow> = decode(&rows_path, &rows_blob)?;
-        let lines = score_rows(&rows, &table, &c.directory)
+        let table = merged.into_table(c.settings.weights);
+        let mut all: Vec<EngagementRow> = Vec::new();
+        for (producer, r, bytes) in &rows {
+            all.extend(decode::<Vec<EngagementRow>>(*producer, &r.path, bytes)?);
+        }
+        let lines = score_rows(&all, &table, &c.directory)
             .map_err(|e| JobError::Permanent(e.to_string()))?;
-        Ok(encode(&lines))
+        Ok(layout::encode(&lines))
     })
     .await??;
-    backends.staging.put(&csv_path(&run, part), lines).await?;
-    Ok(Vec::new())
+    let csv = put_blob(&*backends.staging, csv_path(&run, part), lines).await?;
+    Ok(vec![refs_write(refs_slot(Consumer::Writer), &[csv])])
 }

@@ -7,12 +7,10 @@
 //! - [`jobs`] — the body of each phase's job (I/O around the pure step).
 //! - [`shard_reader`] — reading a shard's byte range from an input file.
 //! - [`tie_reader`] — reading again the records of copies that tie.
-//! - [`blob`] — postcard encoding of staged blobs, with errors that name them.
 
-pub mod blob;
 pub mod consumer;
 pub mod jobs;
 pub mod shard_reader;
 pub mod tie_reader;
 
-pub use consumer::{run_worker, WorkerOptions};
+pub use consumer::{run_worker, DelayPoint, WorkerOptions};

@@ -1,0 +1,209 @@
+//! Checked hand-offs between phases. A consumer reads exactly what the
+//! lineage ([`crate::layout`]) says its producers handed it, and checks each
+//! staged blob against the ref its producer recorded: a missing, truncated
+//! or altered blob, or a missing entry, is a [`HandoffError::Lost`] naming
+//! the blob and the job that produced it (which can be run again), never
+//! read as empty.
+
+use rapport_common::plan::Job;
+
+use crate::layout::{decode, encode, BlobRef};
+use crate::store::SlotWrite;
+use crate::{BackendError, PartialStore, Staging};
+
+/// Why a hand-off could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum HandoffError {
+    /// What a done job produced is gone or damaged.
+    #[error("{blob}, produced by {producer}, is lost: {why}", producer = producer.id())]
+    Lost {
+        /// The job whose output it is.
+        producer: Job,
+        /// The blob (staging path) or slot entry.
+        blob: String,
+        /// What was found instead.
+        why: String,
+    },
+    /// The store or staging failed (worth a retry).
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+}
+
+/// Writes a staged blob; returns its ref for the consumer's refs slot.
+pub async fn put_blob(
+    staging: &dyn Staging,
+    path: String,
+    bytes: Vec<u8>,
+) -> Result<BlobRef, BackendError> {
+    let blob = BlobRef::of(&path, &bytes);
+    staging.put(&path, bytes).await?;
+    Ok(blob)
+}
+
+/// The store write that hands `refs` to the consumer whose refs slot is `slot`.
+pub fn refs_write(slot: String, refs: &[BlobRef]) -> SlotWrite {
+    SlotWrite {
+        slot,
+        blob: encode(&refs),
+    }
+}
+
+/// The entries of `slot` written by `producers`, in their order; a missing
+/// entry is lost output of its producer.
+pub async fn read_slot_of(
+    store: &dyn PartialStore,
+    run: &str,
+    slot: &str,
+    producers: &[Job],
+) -> Result<Vec<(Job, Vec<u8>)>, HandoffError> {
+    let mut entries: std::collections::HashMap<String, Vec<u8>> =
+        store.read_slot(run, slot).await?.into_iter().collect();
+    producers
+        .iter()
+        .map(|job| {
+            entries
+                .remove(&job.id())
+                .map(|bytes| (*job, bytes))
+                .ok_or_else(|| HandoffError::Lost {
+                    producer: *job,
+                    blob: format!("store slot {slot}"),
+                    why: "its entry is missing".to_owned(),
+                })
+        })
+        .collect()
+}
+
+/// The blob refs `producers` handed over in `slot`, in their order.
+pub async fn read_refs(
+    store: &dyn PartialStore,
+    run: &str,
+    slot: &str,
+    producers: &[Job],
+) -> Result<Vec<(Job, Vec<BlobRef>)>, HandoffError> {
+    read_slot_of(store, run, slot, producers)
+        .await?
+        .into_iter()
+        .map(|(job, bytes)| {
+            decode(&format!("{slot}/{}", job.id()), &bytes)
+                .map(|refs| (job, refs))
+                .map_err(|e| HandoffError::Lost {
+                    producer: job,
+                    blob: format!("store slot {slot}"),
+                    why: e.to_string(),
+                })
+        })
+        .collect()
+}
+
+/// Reads the blob `blob` that `producer` staged, checked against its ref.
+pub async fn fetch(
+    staging: &dyn Staging,
+    producer: Job,
+    blob: &BlobRef,
+) -> Result<Vec<u8>, HandoffError> {
+    let lost = |why: String| HandoffError::Lost {
+        producer,
+        blob: blob.path.clone(),
+        why,
+    };
+    match staging.get(&blob.path).await {
+        Ok(bytes) => match blob.mismatch(&bytes) {
+            None => Ok(bytes),
+            Some(why) => Err(lost(why)),
+        },
+        Err(BackendError::Missing(_)) => Err(lost("it is missing".to_owned())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Reads every blob `producers` handed over in `slot`, checked, in order.
+pub async fn fetch_all(
+    store: &dyn PartialStore,
+    staging: &dyn Staging,
+    run: &str,
+    slot: &str,
+    producers: &[Job],
+) -> Result<Vec<(Job, BlobRef, Vec<u8>)>, HandoffError> {
+    let mut out = Vec::new();
+    for (job, refs) in read_refs(store, run, slot, producers).await? {
+        for r in refs {
+            let bytes = fetch(staging, job, &r).await?;
+            out.push((job, r, bytes));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory_store::MemoryStore;
+    use crate::object_staging::ObjectStaging;
+    use rapport_common::plan::Phase;
+
+    const PRODUCER: Job = Job {
+        phase: Phase::Ingest,
+        part: 0,
+    };
+
+    async fn handed(staging: &ObjectStaging, store: &MemoryStore) {
+        let epoch = match store.epoch("r").await.expect("epoch") {
+            Some(e) => e,
+            None => store.new_epoch("r").await.expect("epoch"),
+        };
+        let r = put_blob(staging, "runs/r/x".into(), b"payload".to_vec())
+            .await
+            .expect("put");
+        store
+            .complete_job(
+                "r",
+                epoch,
+                PRODUCER,
+                vec![refs_write("refs/c".into(), &[r])],
+            )
+            .await
+            .expect("complete");
+    }
+
+    #[tokio::test]
+    async fn blobs_come_back_checked_and_loss_names_blob_and_producer() {
+        let dir = tempfile::tempdir().expect("dir");
+        let staging = ObjectStaging::local(dir.path()).expect("staging");
+        let store = MemoryStore::default();
+        handed(&staging, &store).await;
+        let got = fetch_all(&store, &staging, "r", "refs/c", &[PRODUCER])
+            .await
+            .expect("intact");
+        assert_eq!(got[0].2, b"payload");
+
+        for (damage, why) in [
+            (Some(b"pay".to_vec()), "3 bytes"),
+            (Some(b"PAYLOAD".to_vec()), "differ"),
+            (None, "missing"),
+        ] {
+            handed(&staging, &store).await;
+            match damage {
+                Some(bytes) => staging.put("runs/r/x", bytes).await.expect("put"),
+                None => std::fs::remove_file(dir.path().join("runs/r/x")).expect("rm"),
+            }
+            let err = fetch_all(&store, &staging, "r", "refs/c", &[PRODUCER])
+                .await
+                .expect_err("lost");
+            let text = err.to_string();
+            assert!(
+                text.contains("runs/r/x") && text.contains("ingest-0000") && text.contains(why),
+                "{text}"
+            );
+        }
+
+        // A producer that handed nothing is lost output too.
+        let other = Job {
+            phase: Phase::Ingest,
+            part: 1,
+        };
+        let err = read_refs(&store, "r", "refs/c", &[PRODUCER, other])
+            .await
+            .expect_err("lost");
+        assert!(matches!(err, HandoffError::Lost { producer, .. } if producer == other));
+    }
+}

@@ -1,0 +1,203 @@
+//! The one place that knows where a run's data lives and how it is encoded:
+//! staging paths, store slots, the postcard codec, and the lineage of every
+//! hand-off (which jobs feed which). Workers and the coordinator both read
+//! from here, so a path or slot is spelled once.
+//!
+//! A job's staging blobs are handed on by reference: the job records a
+//! [`BlobRef`] (path, size, digest) for each blob in a *refs slot* of the
+//! consumer, in the same atomic step as its done mark. The consumer reads
+//! exactly the refs of the producers the lineage names and checks every blob
+//! against its ref (`crate::handoff`).
+
+use rapport_common::plan::{jobs_of, Job, Phase, RunContext};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Staging prefix of everything a run stages.
+pub fn run_prefix(run: &str) -> String {
+    format!("runs/{run}")
+}
+
+/// Staging path of a run's context (its durable plan).
+pub fn context_path(run: &str) -> String {
+    format!("runs/{run}/context")
+}
+
+/// Staged copies of key partition `kp` from ingest job `group`.
+pub fn ingest_path(run: &str, kp: u32, group: u32) -> String {
+    format!("runs/{run}/ingest/{kp:04}/{group:05}")
+}
+
+/// Rejects of ingest job `group`.
+pub fn rejects_path(run: &str, group: u32) -> String {
+    format!("runs/{run}/rejects/{group:05}")
+}
+
+/// Reply probes aimed at key partition `target` by aggregate job `source`.
+pub fn probes_path(run: &str, target: u32, source: u32) -> String {
+    format!("runs/{run}/probes/{target:04}/{source:04}")
+}
+
+/// Originals (messages that can be replied to) of key partition `kp`.
+pub fn originals_path(run: &str, kp: u32) -> String {
+    format!("runs/{run}/originals/{kp:04}")
+}
+
+/// Reduced rows of account partition `ap`.
+pub fn rows_path(run: &str, ap: u32) -> String {
+    format!("runs/{run}/rows/{ap:04}")
+}
+
+/// Scored CSV lines of account partition `ap`.
+pub fn csv_path(run: &str, ap: u32) -> String {
+    format!("runs/{run}/csv/{ap:04}")
+}
+
+/// Store slot of the counters every ingest, aggregate and replies job reports.
+pub const COUNTERS_SLOT: &str = "counters";
+/// Store slot of the score histograms (one entry per reduce job).
+pub const HISTOGRAMS_SLOT: &str = "histograms";
+
+/// Store slot of account partition `ap`'s partials.
+pub fn partials_slot(ap: u32) -> String {
+    format!("partials/{ap:04}")
+}
+
+/// Who reads a hand-off: a job, or the coordinator writing the outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consumer {
+    /// A job of the run.
+    Job(Job),
+    /// The output writer.
+    Writer,
+}
+
+/// Store slot of the blob refs handed to `consumer`.
+pub fn refs_slot(consumer: Consumer) -> String {
+    match consumer {
+        Consumer::Job(job) => format!("refs/{}", job.id()),
+        Consumer::Writer => "refs/write".to_owned(),
+    }
+}
+
+/// The jobs that hand blob refs to `consumer` (each writes one entry, an
+/// empty list when it has nothing for it).
+pub fn ref_producers(ctx: &RunContext, consumer: Consumer) -> Vec<Job> {
+    match consumer {
+        Consumer::Job(job) => match job.phase {
+            Phase::Ingest | Phase::Reduce => Vec::new(),
+            Phase::Aggregate => jobs_of(Phase::Ingest, ctx),
+            Phase::Replies => jobs_of(Phase::Aggregate, ctx),
+            Phase::Score => vec![Job {
+                phase: Phase::Reduce,
+                part: job.part,
+            }],
+        },
+        Consumer::Writer => {
+            let mut jobs = jobs_of(Phase::Ingest, ctx);
+            jobs.extend(jobs_of(Phase::Score, ctx));
+            jobs
+        }
+    }
+}
+
+/// The jobs that write an entry into a store slot (every one of them, an
+/// empty value when it has nothing for it).
+pub fn slot_producers(ctx: &RunContext, slot: &str) -> Vec<Job> {
+    let phases: &[Phase] = if slot == COUNTERS_SLOT {
+        &[Phase::Ingest, Phase::Aggregate, Phase::Replies]
+    } else if slot == HISTOGRAMS_SLOT {
+        &[Phase::Reduce]
+    } else {
+        &[Phase::Aggregate, Phase::Replies]
+    };
+    phases.iter().flat_map(|p| jobs_of(*p, ctx)).collect()
+}
+
+/// A staged blob as its producer wrote it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobRef {
+    /// Staging path.
+    pub path: String,
+    /// Length in bytes.
+    pub size: u64,
+    /// xxh3-64 of the bytes (finds loss and damage, not tampering).
+    pub digest: u64,
+}
+
+impl BlobRef {
+    /// The ref of `bytes` stored at `path`.
+    pub fn of(path: &str, bytes: &[u8]) -> BlobRef {
+        BlobRef {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+            digest: xxhash_rust::xxh3::xxh3_64(bytes),
+        }
+    }
+
+    /// Why `bytes` are not this blob, if they are not.
+    pub fn mismatch(&self, bytes: &[u8]) -> Option<String> {
+        if bytes.len() as u64 != self.size {
+            return Some(format!(
+                "{} bytes where {} were written",
+                bytes.len(),
+                self.size
+            ));
+        }
+        (xxhash_rust::xxh3::xxh3_64(bytes) != self.digest)
+            .then(|| "its bytes differ from those written".to_owned())
+    }
+}
+
+/// A blob that does not decode.
+#[derive(Debug, thiserror::Error)]
+#[error("blob {name} is unreadable: {error}")]
+pub struct Undecodable {
+    /// The blob's path or slot entry.
+    pub name: String,
+    /// The decoder's message.
+    pub error: String,
+}
+
+/// Encodes a blob (postcard).
+pub fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("in-memory values always serialise")
+}
+
+/// Decodes the blob called `name`.
+pub fn decode<T: DeserializeOwned>(name: &str, bytes: &[u8]) -> Result<T, Undecodable> {
+    postcard::from_bytes(bytes).map_err(|e| Undecodable {
+        name: name.to_owned(),
+        error: e.to_string(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_ref_finds_truncation_and_other_bytes() {
+        let r = BlobRef::of("runs/r/x", b"hello world");
+        assert_eq!(r.mismatch(b"hello world"), None);
+        assert!(r.mismatch(b"hello").is_some_and(|m| m.contains("5 bytes")));
+        assert!(r
+            .mismatch(b"hello wordl")
+            .is_some_and(|m| m.contains("differ")));
+    }
+
+    #[test]
+    fn paths_and_slots_are_spelled_once() {
+        assert_eq!(ingest_path("r", 3, 12), "runs/r/ingest/0003/00012");
+        assert_eq!(probes_path("r", 1, 2), "runs/r/probes/0001/0002");
+        assert_eq!(
+            refs_slot(Consumer::Job(Job {
+                phase: Phase::Score,
+                part: 7
+            })),
+            "refs/score-0007"
+        );
+        assert_eq!(refs_slot(Consumer::Writer), "refs/write");
+        assert!(context_path("r").starts_with(&run_prefix("r")));
+    }
+}
