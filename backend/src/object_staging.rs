@@ -18,6 +18,8 @@ use crate::BackendError;
 pub struct ObjectStaging {
     store: Arc<dyn ObjectStore>,
     location: String,
+    /// The folder, for local staging (whose empty folders are removed too).
+    root: Option<std::path::PathBuf>,
 }
 
 fn store_error(context: String) -> impl FnOnce(object_store::Error) -> BackendError {
@@ -41,6 +43,7 @@ impl ObjectStaging {
         Ok(ObjectStaging {
             store: Arc::new(store),
             location: root.display().to_string(),
+            root: Some(root.to_owned()),
         })
     }
 
@@ -139,6 +142,19 @@ impl Staging for ObjectStaging {
                 }
             }
         }
+        // A local store leaves the folders: remove them, so the run is gone.
+        if let Some(root) = &self.root {
+            match std::fs::remove_dir_all(root.join(prefix)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(BackendError::io(
+                        format!("failed to delete staging {prefix}"),
+                        e,
+                    ))
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -166,6 +182,7 @@ mod tests {
         assert_eq!(s.list_runs().await.expect("runs"), ["q", "r"]);
         s.delete_prefix("runs/r").await.expect("delete");
         assert!(s.list("runs/r").await.expect("list").is_empty());
+        assert_eq!(s.list_runs().await.expect("runs"), ["q"]);
         assert!(ObjectStaging::open("s3://bucket/x").is_err());
     }
 }

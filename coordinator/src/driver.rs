@@ -214,9 +214,13 @@ impl<'a> Driver<'a> {
         }
     }
 
-    /// Records dead letters, checks the epoch, reads the phase's progress.
+    /// Records dead letters, checks the cancel mark (set by whichever
+    /// coordinator took the request) and the epoch, reads the phase's progress.
     async fn poll(&mut self, phase: Phase) -> Result<PhaseProgress, ExecuteError> {
         self.record_dead_letters().await?;
+        if self.backends.registry.is_cancelled(self.run()).await? {
+            return Err(ExecuteError::Cancelled);
+        }
         if self.backends.store.epoch(self.run()).await? != Some(self.epoch) {
             return Err(ExecuteError::StateLost);
         }

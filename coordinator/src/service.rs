@@ -352,8 +352,9 @@ impl Coordinator {
         execute_run_with(&self.backends, spec, progress, token, self.options.limits).await
     }
 
-    /// Retention of run records, then the janitor.
-    async fn housekeeping(&self) {
+    /// Retention of run records, then the janitor (every minute in
+    /// [`Coordinator::run_loop`]).
+    pub async fn housekeeping(&self) {
         if let Err(e) = self.apply_retention().await {
             warn!(error = %e, "cannot apply run retention");
         }

@@ -11,5 +11,6 @@ mod formats;
 mod partitioning;
 mod privacy;
 mod quirks;
+mod registry;
 mod reread;
 mod ties;

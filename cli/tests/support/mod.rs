@@ -31,6 +31,8 @@ pub struct Cluster {
     pub coordinator: Option<Child>,
     pub workers: Vec<Child>,
     pub job_delay_ms: u64,
+    /// Where workers pause: `before` a job or `after-store`.
+    pub job_delay_at: &'static str,
     /// With a folder, the coordinator and workers log at `trace` into files there.
     pub log_dir: Option<tempfile::TempDir>,
 }
@@ -56,6 +58,7 @@ impl Cluster {
             coordinator: None,
             workers: Vec::new(),
             job_delay_ms: 0,
+            job_delay_at: "before",
             log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
         };
         cluster.start_coordinator();
@@ -140,10 +143,23 @@ impl Cluster {
         cluster
     }
 
+    /// Workers that pause between storing a job's effects and acking it,
+    /// so a kill lands between the two.
+    pub fn slow_after_store(workers: usize, job_delay_ms: u64) -> Cluster {
+        let mut cluster = Cluster::start(0);
+        cluster.job_delay_ms = job_delay_ms;
+        cluster.job_delay_at = "after-store";
+        for _ in 0..workers {
+            cluster.add_worker();
+        }
+        cluster
+    }
+
     pub fn add_worker(&mut self) {
         let child = self
             .command(&["worker"])
             .env("RAPPORT_JOB_DELAY_MS", self.job_delay_ms.to_string())
+            .env("RAPPORT_JOB_DELAY_AT", self.job_delay_at)
             .env("RAPPORT_LOG", self.log_level())
             .stdout(Stdio::null())
             .stderr(self.stderr_for("worker"))
