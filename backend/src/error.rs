@@ -19,6 +19,10 @@ pub enum BackendError {
     /// The store refused a command.
     #[error("store: {0}")]
     Store(String),
+    /// This coordinator lost its lease: another leads, and this one's state
+    /// writes are refused.
+    #[error("this coordinator no longer leads the namespace; its write was refused")]
+    Fenced,
     /// A blob that should exist does not.
     #[error("missing blob {0}")]
     Missing(String),

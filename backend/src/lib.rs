@@ -10,11 +10,13 @@
 //! - [`staging`] — [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
 //! - [`layout`] — where a run's data lives, its codec, and who feeds whom.
 //! - [`handoff`] — checked hand-offs: blobs read against their producer's ref.
+//! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
 //! - [`error`] — [`BackendError`].
 
 pub mod error;
 pub mod handoff;
 pub mod layout;
+pub mod lease;
 pub mod memory_queue;
 pub mod memory_store;
 pub mod object_staging;
@@ -77,6 +79,41 @@ impl Backends {
             store: store.clone(),
             staging: Arc::new(object_staging::ObjectStaging::open(&settings.staging)?),
             registry: store,
+        })
+    }
+}
+
+/// A coordinator's edges in the cluster.
+pub struct CoordinatorBackends {
+    /// For requests, which any coordinator serves.
+    pub requests: Backends,
+    /// For executing runs: run records, epochs and run deletions are
+    /// fenced by the lease.
+    pub exec: Backends,
+    /// The namespace's lease, held by this process while it leads.
+    pub lease: lease::Lease,
+}
+
+impl CoordinatorBackends {
+    /// Connects, as the coordinator `holder` (unique per process).
+    pub async fn connect(
+        settings: &ClusterSettings,
+        holder: String,
+    ) -> Result<CoordinatorBackends, BackendError> {
+        let requests = Backends::cluster(settings).await?;
+        let store =
+            redis_store::RedisStore::connect(&settings.redis_url, &settings.namespace).await?;
+        let lease = store.lease(holder);
+        let fenced = Arc::new(store.fenced(&lease));
+        let exec = Backends {
+            store: fenced.clone(),
+            registry: fenced,
+            ..requests.clone()
+        };
+        Ok(CoordinatorBackends {
+            requests,
+            exec,
+            lease,
         })
     }
 }

@@ -20,6 +20,7 @@ use rapport_common::plan::{Job, Phase};
 use redis::aio::ConnectionManager;
 use redis::AsyncCommands;
 
+use crate::lease::{Fence, Lease};
 use crate::registry::RunRegistry;
 use crate::store::{fresh_epoch, JobFailure, PartialStore, PhaseProgress, SlotWrite, Stored};
 use crate::BackendError;
@@ -34,11 +35,38 @@ fn store_error(context: &str) -> impl Fn(redis::RedisError) -> BackendError + '_
     move |e| BackendError::Store(format!("{context}: {e}"))
 }
 
+/// Runs a list of commands if the lease still holds the fence's value.
+/// KEYS: the lease; ARGV: its expected value, then per command its length
+/// and its words.
+const FENCED_WRITE: &str = r"
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  return redis.error_reply('FENCED this coordinator no longer leads')
+end
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  local words = {}
+  for j = 1, n do words[j] = ARGV[i + j] end
+  redis.call(unpack(words))
+  i = i + n + 1
+end
+return 1
+";
+
+/// One Redis command, as words.
+type Command = Vec<String>;
+
+fn command(words: &[&str]) -> Command {
+    words.iter().map(|w| (*w).to_owned()).collect()
+}
+
 /// Redis, under one namespace.
 #[derive(Clone)]
 pub struct RedisStore {
     conn: ConnectionManager,
     namespace: String,
+    /// With a lease: the leader's state writes are fenced by it.
+    fence: Option<(String, Fence)>,
 }
 
 impl RedisStore {
@@ -51,7 +79,65 @@ impl RedisStore {
         Ok(RedisStore {
             conn,
             namespace: namespace.to_owned(),
+            fence: None,
         })
+    }
+
+    /// The lease of this namespace for the coordinator `holder`.
+    pub fn lease(&self, holder: String) -> Lease {
+        Lease::new(self.conn.clone(), &self.namespace, holder)
+    }
+
+    /// This store with its state writes (run records, epochs, undone and
+    /// deleted runs) fenced by `lease`: refused once it no longer leads.
+    pub fn fenced(&self, lease: &Lease) -> RedisStore {
+        RedisStore {
+            fence: Some((lease.key().to_owned(), lease.fence())),
+            ..self.clone()
+        }
+    }
+
+    /// Writes `commands` atomically, fenced when the store is.
+    async fn write(&self, context: &str, commands: Vec<Command>) -> Result<(), BackendError> {
+        let Some((lease_key, fence)) = &self.fence else {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for words in &commands {
+                let mut cmd = redis::cmd(&words[0]);
+                for w in &words[1..] {
+                    cmd.arg(w);
+                }
+                pipe.add_command(cmd).ignore();
+            }
+            return self
+                .retry(context, |mut c| {
+                    let pipe = pipe.clone();
+                    async move { pipe.query_async::<()>(&mut c).await }
+                })
+                .await;
+        };
+        let Some(value) = fence.value() else {
+            return Err(BackendError::Fenced);
+        };
+        let script = redis::Script::new(FENCED_WRITE);
+        let result: Result<i64, BackendError> = self
+            .retry(context, |mut c| {
+                let mut call = script.prepare_invoke();
+                call.key(lease_key).arg(&value);
+                for words in &commands {
+                    call.arg(words.len());
+                    for w in words {
+                        call.arg(w);
+                    }
+                }
+                async move { call.invoke_async(&mut c).await }
+            })
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(BackendError::Store(e)) if e.contains("FENCED") => Err(BackendError::Fenced),
+            Err(e) => Err(e),
+        }
     }
 
     fn key(&self, run: &str, rest: &str) -> String {
@@ -181,18 +267,15 @@ impl PartialStore for RedisStore {
     async fn new_epoch(&self, run: &str) -> Result<u64, BackendError> {
         let epoch = fresh_epoch();
         let (key, keys_key) = (self.key(run, "epoch"), self.key(run, "keys"));
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .set_ex(&key, epoch, RUN_KEY_TTL as u64)
-            .ignore()
-            .sadd(&keys_key, &key)
-            .ignore()
-            .expire(&keys_key, RUN_KEY_TTL)
-            .ignore();
-        self.retry("start the run's epoch", |mut c| {
-            let pipe = pipe.clone();
-            async move { pipe.query_async::<()>(&mut c).await }
-        })
+        let ttl = RUN_KEY_TTL.to_string();
+        self.write(
+            "start the run's epoch",
+            vec![
+                command(&["SET", &key, &epoch.to_string(), "EX", &ttl]),
+                command(&["SADD", &keys_key, &key]),
+                command(&["EXPIRE", &keys_key, &ttl]),
+            ],
+        )
         .await?;
         Ok(epoch)
     }
@@ -264,18 +347,15 @@ impl PartialStore for RedisStore {
 
     async fn undo_job(&self, run: &str, job: Job) -> Result<(), BackendError> {
         let id = job.id();
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .srem(self.key(run, &format!("done:{}", job.phase.name())), &id)
-            .ignore()
-            .hdel(self.key(run, &format!("failed:{}", job.phase.name())), &id)
-            .ignore()
-            .hdel(self.key(run, "attempts"), &id)
-            .ignore();
-        self.retry("undo a job", |mut c| {
-            let pipe = pipe.clone();
-            async move { pipe.query_async::<()>(&mut c).await }
-        })
+        let phase = job.phase.name();
+        self.write(
+            "undo a job",
+            vec![
+                command(&["SREM", &self.key(run, &format!("done:{phase}")), &id]),
+                command(&["HDEL", &self.key(run, &format!("failed:{phase}")), &id]),
+                command(&["HDEL", &self.key(run, "attempts"), &id]),
+            ],
+        )
         .await
     }
 
@@ -363,10 +443,10 @@ impl PartialStore for RedisStore {
     async fn delete_run(&self, run: &str) -> Result<(), BackendError> {
         // The epoch goes first: jobs still in flight then store nothing.
         let epoch_key = self.key(run, "epoch");
-        self.retry("DEL", |mut c| {
-            let k = epoch_key.clone();
-            async move { c.del::<_, ()>(k).await }
-        })
+        self.write(
+            "delete the run's epoch",
+            vec![command(&["DEL", &epoch_key])],
+        )
         .await?;
         let keys_key = self.key(run, "keys");
         let mut keys: Vec<String> = self
@@ -376,11 +456,9 @@ impl PartialStore for RedisStore {
             })
             .await?;
         keys.push(keys_key);
-        self.retry("DEL", |mut c| {
-            let k = keys.clone();
-            async move { c.del(k).await }
-        })
-        .await
+        let mut del = vec!["DEL".to_owned()];
+        del.extend(keys);
+        self.write("delete the run's keys", vec![del]).await
     }
 }
 
@@ -392,16 +470,14 @@ impl RunRegistry for RedisStore {
         created_ms: i64,
         record: String,
     ) -> Result<(), BackendError> {
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hset(self.runs_key(), run, record)
-            .ignore()
-            .zadd(self.order_key(), run, created_ms)
-            .ignore();
-        self.retry("store run record", |mut c| {
-            let pipe = pipe.clone();
-            async move { pipe.query_async::<()>(&mut c).await }
-        })
+        let (runs, order) = (self.runs_key(), self.order_key());
+        self.write(
+            "store run record",
+            vec![
+                command(&["HSET", &runs, run, &record]),
+                command(&["ZADD", &order, &created_ms.to_string(), run]),
+            ],
+        )
         .await
     }
 
@@ -440,17 +516,11 @@ impl RunRegistry for RedisStore {
         if ids.is_empty() {
             return Ok(());
         }
-        let mut pipe = redis::pipe();
-        pipe.atomic()
-            .hdel(self.runs_key(), ids)
-            .ignore()
-            .zrem(self.order_key(), ids)
-            .ignore();
-        self.retry("remove run records", |mut c| {
-            let pipe = pipe.clone();
-            async move { pipe.query_async::<()>(&mut c).await }
-        })
-        .await
+        let mut hdel = command(&["HDEL", &self.runs_key()]);
+        hdel.extend(ids.iter().cloned());
+        let mut zrem = command(&["ZREM", &self.order_key()]);
+        zrem.extend(ids.iter().cloned());
+        self.write("remove run records", vec![hdel, zrem]).await
     }
 
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {

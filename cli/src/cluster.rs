@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
-use rapport_backend::{Backends, ClusterSettings};
+use rapport_backend::{Backends, ClusterSettings, CoordinatorBackends};
 use rapport_coordinator::driver::Limits;
 use rapport_coordinator::http::router;
 use rapport_coordinator::service::{Coordinator, CoordinatorOptions, Retention};
@@ -40,15 +40,18 @@ pub fn cancel_on_signals(token: CancellationToken) -> Result<(), CliError> {
     Ok(())
 }
 
-async fn connect(servers: &ServerArgs, prefetch: u16) -> Result<Backends, CliError> {
-    let settings = ClusterSettings {
+fn settings(servers: &ServerArgs, prefetch: u16) -> ClusterSettings {
+    ClusterSettings {
         amqp_url: servers.amqp_url.clone(),
         redis_url: servers.redis_url.clone(),
         namespace: servers.namespace.clone(),
         staging: servers.staging.clone(),
         prefetch,
-    };
-    Backends::cluster(&settings)
+    }
+}
+
+async fn connect(servers: &ServerArgs, prefetch: u16) -> Result<Backends, CliError> {
+    Backends::cluster(&settings(servers, prefetch))
         .await
         .map_err(|e| CliError::Failed(anyhow::anyhow!("{e}")))
 }
@@ -69,8 +72,17 @@ async fn connect_unless_stopped(
 pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> {
     let shutdown = CancellationToken::new();
     cancel_on_signals(shutdown.clone())?;
-    let Some(backends) = connect_unless_stopped(&args.servers, 1, &shutdown).await? else {
-        return Ok(());
+    let holder = format!(
+        "{}-{}-{:x}",
+        std::env::var("HOSTNAME").unwrap_or_else(|_| "coordinator".to_owned()),
+        std::process::id(),
+        rapport_backend::store::fresh_epoch()
+    );
+    let settings = settings(&args.servers, 1);
+    let connect = CoordinatorBackends::connect(&settings, holder);
+    let backends = tokio::select! {
+        _ = shutdown.cancelled() => return Ok(()),
+        b = connect => b.map_err(|e| CliError::Failed(anyhow::anyhow!("{e}")))?,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -85,7 +97,8 @@ pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> 
             ..Limits::default()
         },
     };
-    let coordinator = Coordinator::new(backends, options);
+    let coordinator =
+        Coordinator::with_lease(backends.requests, backends.exec, backends.lease, options);
     let runner = tokio::spawn(coordinator.clone().run_loop(shutdown.clone()));
     info!(listen = %args.listen, namespace = %args.servers.namespace, "coordinator ready");
     let stop = shutdown.clone();
@@ -94,6 +107,7 @@ pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> 
         .await
         .context("HTTP server failed")?;
     runner.await.context("runner task")?;
+    coordinator.step_down().await;
     Ok(())
 }
 

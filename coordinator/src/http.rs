@@ -96,7 +96,9 @@ async fn cancel(
     Ok(Json(c.cancel(&id).await?))
 }
 
+/// Ready when Redis answers; the body says whether this coordinator leads
+/// (executes runs) or stands by (serves requests, takes over if the leader dies).
 async fn ready(State(c): State<Arc<Coordinator>>) -> Result<&'static str, RequestError> {
     c.backends().registry.list_runs(1).await?;
-    Ok("ready")
+    Ok(c.role())
 }

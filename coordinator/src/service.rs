@@ -11,10 +11,12 @@
 //! staging and the store.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rapport_backend::layout::context_path;
+use rapport_backend::lease::{Lease, LEASE_TTL};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
 use tokio::sync::Notify;
@@ -82,7 +84,13 @@ pub enum RequestError {
 
 /// The coordinator service.
 pub struct Coordinator {
+    /// For requests (submit, cancel, status): any coordinator serves them.
     backends: Backends,
+    /// For executing runs: state writes fenced by the lease.
+    exec: Backends,
+    /// The namespace's lease; `None`: this coordinator always leads.
+    lease: Option<Lease>,
+    leading: AtomicBool,
     options: CoordinatorOptions,
     mode: String,
     wake: Notify,
@@ -95,10 +103,34 @@ fn decode(text: &str) -> Result<RunRecord, BackendError> {
 }
 
 impl Coordinator {
-    /// A coordinator over `backends`.
+    /// A coordinator over `backends`, alone on them: it always leads.
     pub fn new(backends: Backends, options: CoordinatorOptions) -> Arc<Coordinator> {
+        Coordinator::build(backends.clone(), backends, None, options)
+    }
+
+    /// A coordinator that leads while it holds `lease`, executing runs on
+    /// `exec` (whose state writes the lease fences), serving requests on
+    /// `backends` whether it leads or not.
+    pub fn with_lease(
+        backends: Backends,
+        exec: Backends,
+        lease: Lease,
+        options: CoordinatorOptions,
+    ) -> Arc<Coordinator> {
+        Coordinator::build(backends, exec, Some(lease), options)
+    }
+
+    fn build(
+        backends: Backends,
+        exec: Backends,
+        lease: Option<Lease>,
+        options: CoordinatorOptions,
+    ) -> Arc<Coordinator> {
         Arc::new(Coordinator {
+            leading: AtomicBool::new(lease.is_none()),
             backends,
+            exec,
+            lease,
             options,
             mode: "cluster".to_owned(),
             wake: Notify::new(),
@@ -111,10 +143,78 @@ impl Coordinator {
         &self.backends
     }
 
+    /// `leader` or `standby`, for `/readyz`.
+    pub fn role(&self) -> &'static str {
+        if self.leading.load(Ordering::SeqCst) {
+            "leader"
+        } else {
+            "standby"
+        }
+    }
+
+    /// Takes or renews the lease; true while this coordinator leads.
+    async fn lead(&self) -> bool {
+        let Some(lease) = &self.lease else {
+            return true;
+        };
+        let leading = match lease.hold().await {
+            Ok(token) => token.is_some(),
+            Err(e) => {
+                warn!(error = %e, "cannot renew the lease; standing by");
+                false
+            }
+        };
+        if leading != self.leading.swap(leading, Ordering::SeqCst) {
+            info!(
+                role = if leading { "leader" } else { "standby" },
+                "coordinator role changed"
+            );
+        }
+        leading
+    }
+
+    /// Gives the lease up (at shutdown), so a standby takes over at once.
+    pub async fn step_down(&self) {
+        if let Some(lease) = &self.lease {
+            lease.release().await;
+        }
+        self.leading.store(false, Ordering::SeqCst);
+    }
+
+    /// A token cancelled when `parent` is, or when this coordinator loses
+    /// the lease (checked every third of its lifetime).
+    fn while_leading(
+        &self,
+        parent: &CancellationToken,
+    ) -> (CancellationToken, Option<tokio::task::JoinHandle<()>>) {
+        let stop = parent.child_token();
+        let Some(lease) = self.lease.clone() else {
+            return (stop, None);
+        };
+        let watch = stop.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = watch.cancelled() => return,
+                    _ = tokio::time::sleep(LEASE_TTL / 3) => {}
+                }
+                if !matches!(lease.hold().await, Ok(Some(_))) {
+                    warn!("lost the lease: leaving the run to the new leader");
+                    watch.cancel();
+                    return;
+                }
+            }
+        });
+        (stop, Some(task))
+    }
+
     async fn save(&self, record: &RunRecord) -> Result<(), BackendError> {
+        self.save_on(&self.backends, record).await
+    }
+
+    async fn save_on(&self, on: &Backends, record: &RunRecord) -> Result<(), BackendError> {
         let json = serde_json::to_string(record).expect("a run record always serialises");
-        self.backends
-            .registry
+        on.registry
             .put_run(&record.run_id, record.created_ms, json)
             .await
     }
@@ -212,15 +312,27 @@ impl Coordinator {
     /// Executes runs until `shutdown`; a run interrupted by shutdown stays
     /// `running` and resumes at the next start.
     pub async fn run_loop(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut housekeeping_at = std::time::Instant::now();
-        self.housekeeping().await;
+        let mut housekeeping_at: Option<std::time::Instant> = None;
         while !shutdown.is_cancelled() {
-            if housekeeping_at.elapsed() > HOUSEKEEPING {
-                housekeeping_at = std::time::Instant::now();
+            if !self.lead().await {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(LEASE_TTL / 3) => continue,
+                }
+            }
+            if housekeeping_at.is_none_or(|at| at.elapsed() > HOUSEKEEPING) {
+                housekeeping_at = Some(std::time::Instant::now());
                 self.housekeeping().await;
             }
             match self.next_run().await {
-                Ok(Some(record)) => self.execute(record, &shutdown).await,
+                Ok(Some(record)) => {
+                    let (stop, watcher) = self.while_leading(&shutdown);
+                    self.execute(record, &stop).await;
+                    stop.cancel();
+                    if let Some(w) = watcher {
+                        let _ = w.await;
+                    }
+                }
                 Ok(None) => {
                     tokio::select! {
                         _ = shutdown.cancelled() => break,
@@ -247,9 +359,9 @@ impl Coordinator {
             .cloned())
     }
 
-    async fn execute(&self, mut record: RunRecord, shutdown: &CancellationToken) {
+    async fn execute(&self, mut record: RunRecord, stop: &CancellationToken) {
         let run = record.run_id.clone();
-        let token = shutdown.child_token();
+        let token = stop.child_token();
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
             Some((run.clone(), token.clone()));
         // A cancel that came while the run was being picked up.
@@ -267,7 +379,7 @@ impl Coordinator {
         record
             .started_at
             .get_or_insert_with(|| chrono::Utc::now().to_rfc3339());
-        if let Err(e) = self.save(&record).await {
+        if let Err(e) = self.save_on(&self.exec, &record).await {
             warn!(run_id = %run, error = %e, "cannot record the run's start");
         }
         info!(run_id = %run, resumed, "run starts");
@@ -284,10 +396,23 @@ impl Coordinator {
         record.phase = phase.map(|p| p.name().to_owned());
         record.jobs_done = done;
         record.jobs_total = total;
+        let deposed = matches!(
+            result,
+            Err(ExecuteError::Backend(BackendError::Fenced))
+                | Err(ExecuteError::Output(crate::writer::WriteError::Backend(
+                    BackendError::Fenced
+                )))
+        );
+        if deposed {
+            info!(run_id = %run, "this coordinator's writes are fenced; the run resumes under the leader");
+            return;
+        }
         match result {
-            Err(ExecuteError::Cancelled) if shutdown.is_cancelled() => {
-                info!(run_id = %run, "coordinator stopping; the run resumes at the next start");
-                let _ = self.save(&record).await;
+            // Stopping, deposed, or the lease lost with Redis's state: the
+            // run stays running for whoever leads next (this coordinator too).
+            Err(ExecuteError::Cancelled) if stop.is_cancelled() => {
+                info!(run_id = %run, "coordinator stopping or deposed; the run resumes under the leader");
+                let _ = self.save_on(&self.exec, &record).await;
                 return;
             }
             Ok(outcome) => {
@@ -299,7 +424,7 @@ impl Coordinator {
             }
             Err(ExecuteError::Cancelled) => {
                 record.status = RunStatus::Cancelled;
-                let _ = self.backends.queue.purge().await;
+                let _ = self.exec.queue.purge().await;
                 info!(run_id = %run, "run cancelled");
             }
             Err(e) => {
@@ -308,11 +433,13 @@ impl Coordinator {
                 error!(run_id = %run, error = %e, "run failed");
             }
         }
+        // Cleaned up before the end is recorded: a client that sees the run
+        // ended finds nothing of it left (the janitor sweeps stragglers).
+        cleanup(&self.exec, &run).await;
         record.finished_at = Some(chrono::Utc::now().to_rfc3339());
-        if let Err(e) = self.save(&record).await {
+        if let Err(e) = self.save_on(&self.exec, &record).await {
             warn!(run_id = %run, error = %e, "cannot record the run's end");
         }
-        cleanup(&self.backends, &run).await;
     }
 
     async fn execute_phases(
@@ -349,7 +476,7 @@ impl Coordinator {
             out: std::path::Path::new(&record.out),
             mode: &self.mode,
         };
-        execute_run_with(&self.backends, spec, progress, token, self.options.limits).await
+        execute_run_with(&self.exec, spec, progress, token, self.options.limits).await
     }
 
     /// Retention of run records, then the janitor (every minute in
@@ -379,7 +506,7 @@ impl Coordinator {
             .collect();
         if !expired.is_empty() {
             info!(runs = expired.len(), "removing records past the retention");
-            self.backends.registry.delete_runs(&expired).await?;
+            self.exec.registry.delete_runs(&expired).await?;
         }
         Ok(())
     }
@@ -393,17 +520,17 @@ impl Coordinator {
             .unwrap_or_else(|p| p.into_inner())
             .as_ref()
             .map(|(id, _)| id.clone());
-        for run in self.backends.staging.list_runs().await? {
+        for run in self.exec.staging.list_runs().await? {
             if Some(&run) == current.as_ref() {
                 continue;
             }
-            let ended = match self.backends.registry.get_run(&run).await? {
+            let ended = match self.exec.registry.get_run(&run).await? {
                 None => true,
                 Some(text) => decode(&text).map_or(true, |r| r.status.is_final()),
             };
             if ended {
                 info!(run_id = %run, "removing what an ended run left behind");
-                cleanup(&self.backends, &run).await;
+                cleanup(&self.exec, &run).await;
             }
         }
         Ok(())
@@ -414,7 +541,7 @@ impl Coordinator {
         record: RunRecord,
         progress: Arc<SharedProgress>,
     ) -> tokio::task::JoinHandle<()> {
-        let registry = self.backends.registry.clone();
+        let registry = self.exec.registry.clone();
         tokio::spawn(async move {
             let mut record = record;
             loop {

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rapport_backend::{BackendError, Backends, PartialStore, Staging};
-use rapport_common::plan::Phase;
+use rapport_backend::{BackendError, Backends, Delivery, JobQueue, PartialStore, Staging};
+use rapport_common::plan::{JobEnvelope, Phase};
 use rapport_coordinator::executor::{execute_run, ProgressSink};
 use rapport_coordinator::{load_tenant, plan_run, NoProgress, PlanOptions, RunSpec};
 use rapport_worker::{run_worker, WorkerOptions};
@@ -423,3 +423,52 @@ both_backends!(
         assert!(message.contains("after 5 attempts"), "{message}");
     }
 );
+
+/// A queue that publishes every job as a message of another version, as a
+/// coordinator of another release would.
+struct ForeignVersionQueue {
+    inner: Arc<dyn JobQueue>,
+}
+
+#[async_trait]
+impl JobQueue for ForeignVersionQueue {
+    async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
+        let foreign = jobs
+            .into_iter()
+            .map(|job| JobEnvelope { version: 3, ..job })
+            .collect();
+        self.inner.publish(foreign).await
+    }
+    async fn next(&self) -> Result<Option<Delivery>, BackendError> {
+        self.inner.next().await
+    }
+    async fn waiting(&self) -> Result<u32, BackendError> {
+        self.inner.waiting().await
+    }
+    async fn purge(&self) -> Result<u32, BackendError> {
+        self.inner.purge().await
+    }
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
+        self.inner.take_dead_letters().await
+    }
+}
+
+/// Only RabbitMQ carries bytes a worker of this version cannot read (the
+/// in-process queue passes decoded envelopes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_no_worker_can_read_fails_its_run_saying_so() {
+    let b = backends(Backend::Cluster).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let config = small_tenant(dir.path(), 5);
+    let mut foreign = b.backends.clone();
+    foreign.queue = Arc::new(ForeignVersionQueue {
+        inner: b.backends.queue.clone(),
+    });
+    let out = tempfile::tempdir().expect("out");
+    let err = run_on(&foreign, &config, out.path(), RunOptions::default())
+        .await
+        .expect_err("a job nobody can take");
+    let message = err.to_string();
+    assert!(message.contains("version 3"), "{message}");
+    assert!(message.contains("no worker of that version"), "{message}");
+}

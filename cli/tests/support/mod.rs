@@ -3,6 +3,8 @@
 //! a namespace of the test's own, removed (processes, queues, keys) on drop.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
@@ -30,6 +32,10 @@ pub struct Cluster {
     pub staging: tempfile::TempDir,
     pub coordinator: Option<Child>,
     pub workers: Vec<Child>,
+    /// The Redis the cluster uses.
+    pub redis_url: String,
+    /// Other processes of the test's (standby coordinators), killed on drop.
+    pub others: Vec<Child>,
     pub job_delay_ms: u64,
     /// Where workers pause: `before` a job or `after-store`.
     pub job_delay_at: &'static str,
@@ -57,6 +63,8 @@ impl Cluster {
             staging: tempfile::tempdir().expect("staging"),
             coordinator: None,
             workers: Vec::new(),
+            others: Vec::new(),
+            redis_url: REDIS.to_owned(),
             job_delay_ms: 0,
             job_delay_at: "before",
             log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
@@ -79,7 +87,7 @@ impl Cluster {
                 format!("http://127.0.0.1:{}", self.port),
             )
             .env("RAPPORT_AMQP_URL", AMQP)
-            .env("RAPPORT_REDIS_URL", REDIS)
+            .env("RAPPORT_REDIS_URL", &self.redis_url)
             .env("RAPPORT_LOG", "warn");
         c
     }
@@ -117,19 +125,62 @@ impl Cluster {
     }
 
     pub fn start_coordinator(&mut self) {
+        let child = self.spawn_coordinator(self.port);
+        self.coordinator = Some(child);
+    }
+
+    /// A coordinator of the namespace listening on `port`, once it listens.
+    pub fn spawn_coordinator(&self, port: u16) -> Child {
         let child = self
             .command(&["coordinator"])
+            .env("RAPPORT_LISTEN", format!("127.0.0.1:{port}"))
             .env("RAPPORT_LOG", self.log_level())
             .stdout(Stdio::null())
             .stderr(self.stderr_for("coordinator"))
             .spawn()
             .expect("coordinator");
-        self.coordinator = Some(child);
         let deadline = Instant::now() + Duration::from_secs(20);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "coordinator did not start");
             std::thread::sleep(Duration::from_millis(50));
         }
+        child
+    }
+
+    /// The body of `GET /readyz` on the coordinator at `port` (`leader` or
+    /// `standby`), or `None` when it does not answer.
+    pub fn role(port: u16) -> Option<String> {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+        stream
+            .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .ok()?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response).ok()?;
+        response.split("\r\n\r\n").nth(1).map(str::to_owned)
+    }
+
+    /// Slow workers, against the Redis at `redis_url`.
+    pub fn slow_on_redis(workers: usize, job_delay_ms: u64, redis_url: &str) -> Cluster {
+        let n = PORTS.fetch_add(1, Ordering::Relaxed);
+        let port = 7300 + (std::process::id() % 500) as u16 * 2 + n * 1000 % 20000;
+        let mut cluster = Cluster {
+            namespace: format!("clitest-{}-{n}", std::process::id()),
+            port,
+            staging: tempfile::tempdir().expect("staging"),
+            coordinator: None,
+            workers: Vec::new(),
+            others: Vec::new(),
+            redis_url: redis_url.to_owned(),
+            job_delay_ms,
+            job_delay_at: "before",
+            log_dir: None,
+        };
+        cluster.start_coordinator();
+        for _ in 0..workers {
+            cluster.add_worker();
+        }
+        cluster
     }
 
     /// Workers that pause before each job, so a run lasts long enough to be
@@ -158,6 +209,22 @@ impl Cluster {
     pub fn add_worker(&mut self) {
         let child = self
             .command(&["worker"])
+            .env("RAPPORT_JOB_DELAY_MS", self.job_delay_ms.to_string())
+            .env("RAPPORT_JOB_DELAY_AT", self.job_delay_at)
+            .env("RAPPORT_LOG", self.log_level())
+            .stdout(Stdio::null())
+            .stderr(self.stderr_for("worker"))
+            .spawn()
+            .expect("worker");
+        self.workers.push(child);
+    }
+
+    /// A worker that reaches the servers at other addresses (a proxy's).
+    pub fn add_worker_via(&mut self, amqp_url: &str, redis_url: &str) {
+        let child = self
+            .command(&["worker"])
+            .env("RAPPORT_AMQP_URL", amqp_url)
+            .env("RAPPORT_REDIS_URL", redis_url)
             .env("RAPPORT_JOB_DELAY_MS", self.job_delay_ms.to_string())
             .env("RAPPORT_JOB_DELAY_AT", self.job_delay_at)
             .env("RAPPORT_LOG", self.log_level())
@@ -198,6 +265,18 @@ impl Cluster {
         serde_json::from_slice(&o.stdout).expect("status json")
     }
 
+    /// The run's status, or `None` while the coordinator cannot tell (its
+    /// servers restarting).
+    pub fn try_status(&self, run: &str) -> Option<serde_json::Value> {
+        let o = self.run(&["status", run]);
+        o.status
+            .success()
+            .then(|| serde_json::from_slice(&o.stdout).ok())
+            .flatten()
+    }
+
+    /// Waits until `what` holds of the run's status; a status the
+    /// coordinator cannot give for a moment is waited out too.
     pub fn wait_for(
         &self,
         run: &str,
@@ -205,12 +284,15 @@ impl Cluster {
         secs: u64,
     ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
+        let mut last = None;
         loop {
-            let s = self.status(run);
-            if what(&s) {
-                return s;
+            if let Some(s) = self.try_status(run) {
+                if what(&s) {
+                    return s;
+                }
+                last = Some(s);
             }
-            assert!(Instant::now() < deadline, "timed out; last status {s}");
+            assert!(Instant::now() < deadline, "timed out; last status {last:?}");
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -234,11 +316,16 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for child in self.workers.iter_mut().chain(self.coordinator.as_mut()) {
+        for child in self
+            .workers
+            .iter_mut()
+            .chain(self.others.iter_mut())
+            .chain(self.coordinator.as_mut())
+        {
             let _ = child.kill();
             let _ = child.wait();
         }
-        let ns = self.namespace.clone();
+        let (ns, redis) = (self.namespace.clone(), self.redis_url.clone());
         let _ = std::thread::spawn(move || {
             let Ok(rt) = tokio::runtime::Runtime::new() else {
                 return;
@@ -247,7 +334,7 @@ impl Drop for Cluster {
                 if let Ok(q) = RabbitQueue::connect(AMQP, &ns, 1).await {
                     let _ = q.delete_all().await;
                 }
-                if let Ok(r) = RedisStore::connect(REDIS, &ns).await {
+                if let Ok(r) = RedisStore::connect(&redis, &ns).await {
                     let _ = r.delete_namespace().await;
                 }
             });
