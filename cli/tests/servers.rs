@@ -1,7 +1,8 @@
-//! The cluster against servers of the test's own, restarted mid-run: a
-//! `redis-server` without persistence (every run's state is lost) on a free
-//! loopback port. The run restarts from its plan and ends with the bytes of
-//! a fault-free run.
+//! The cluster against servers and volumes of the test's own: a
+//! `redis-server` without persistence restarted mid-run (every run's state
+//! is lost) on a free loopback port, and a staging volume (a small tmpfs)
+//! that is full for a while mid-run. Each run ends with the bytes of a
+//! fault-free run.
 
 mod support;
 
@@ -78,4 +79,69 @@ fn a_redis_restarted_without_persistence_mid_run_restarts_the_run_to_identical_o
     assert_eq!(s["status"], "succeeded", "{s}");
     assert!(s["recovery"]["restarts"].as_u64() >= Some(1), "{s}");
     same(&expected, &out.join("account_engagement.csv"));
+}
+
+/// A tmpfs of the test's own, unmounted when dropped.
+struct Tmpfs(std::path::PathBuf);
+
+impl Tmpfs {
+    fn mount(at: &std::path::Path, size: &str) -> Tmpfs {
+        std::fs::create_dir_all(at).expect("mount point");
+        let o = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(at)
+            .output()
+            .expect("mount");
+        assert!(
+            o.status.success(),
+            "mounting a tmpfs (this test needs root): {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        Tmpfs(at.to_owned())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// Fills the volume at `dir` with one file until no byte is left.
+fn fill(dir: &std::path::Path) -> std::path::PathBuf {
+    use std::io::Write;
+    let path = dir.join("filler");
+    let mut file = std::fs::File::create(&path).expect("filler");
+    let chunk = vec![0u8; 1 << 20];
+    loop {
+        if let Err(e) = file.write_all(&chunk) {
+            assert_eq!(e.raw_os_error(), Some(28), "{e}"); // ENOSPC
+            break;
+        }
+    }
+    // Every last byte, below a megabyte too.
+    while file.write_all(&[0u8; 512]).is_ok() {}
+    path
+}
+
+#[test]
+fn a_staging_volume_full_for_a_while_then_freed_loses_nothing() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (config, expected) = big_tenant(dir.path());
+    let volume = Tmpfs::mount(&dir.path().join("staging"), "512m");
+    let cluster = Cluster::slow_logged_on_staging(2, 100, &volume.0);
+    let out = dir.path().join("out");
+    let (run, o) = cluster.submit(&config, &out, false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 120);
+    let filler = fill(&volume.0);
+    std::thread::sleep(Duration::from_secs(4));
+    std::fs::remove_file(filler).expect("freed");
+    let s = cluster.wait_until_ended(&run, 300);
+    assert_eq!(s["status"], "succeeded", "{s}");
+    same(&expected, &out.join("account_engagement.csv"));
+    assert!(
+        cluster.logs().contains("No space left on device"),
+        "no job met the full volume"
+    );
 }

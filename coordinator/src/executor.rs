@@ -127,6 +127,17 @@ pub async fn execute_run_with(
     limits: Limits,
 ) -> Result<RunOutcome, ExecuteError> {
     let run = spec.ctx.run_id.as_str();
+    // A plan already staged with no epoch in the store: the run's state
+    // was lost while no coordinator drove it; it restarts from its plan.
+    let planned = backends.staging.get(&context_path(run)).await.is_ok();
+    let mut restarts = 0;
+    if planned && backends.store.epoch(run).await?.is_none() {
+        restarts = 1;
+        warn!(
+            run_id = run,
+            "the run's store state was lost; restarting it from its plan"
+        );
+    }
     backends
         .staging
         .put(
@@ -134,7 +145,6 @@ pub async fn execute_run_with(
             postcard::to_stdvec(spec.ctx).expect("a run context always serialises"),
         )
         .await?;
-    let mut restarts = 0;
     loop {
         let epoch = match backends.store.epoch(run).await? {
             Some(epoch) => epoch,

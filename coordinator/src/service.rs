@@ -95,6 +95,9 @@ pub struct Coordinator {
     mode: String,
     wake: Notify,
     current: Mutex<Option<(String, CancellationToken)>>,
+    /// The record of a run this coordinator left unfinished (stopping,
+    /// deposed, fenced), put back when it leads again if Redis lost it.
+    left: Mutex<Option<RunRecord>>,
 }
 
 fn decode(text: &str) -> Result<RunRecord, BackendError> {
@@ -135,6 +138,7 @@ impl Coordinator {
             mode: "cluster".to_owned(),
             wake: Notify::new(),
             current: Mutex::new(None),
+            left: Mutex::new(None),
         })
     }
 
@@ -198,8 +202,10 @@ impl Coordinator {
                     _ = watch.cancelled() => return,
                     _ = tokio::time::sleep(LEASE_TTL / 3) => {}
                 }
-                if !matches!(lease.hold().await, Ok(Some(_))) {
-                    warn!("lost the lease: leaving the run to the new leader");
+                // Only another holder deposes this one: while Redis cannot
+                // be reached the run goes on, its fenced writes refused.
+                if let Ok(None) = lease.hold().await {
+                    warn!("another coordinator holds the lease: leaving the run to it");
                     watch.cancel();
                     return;
                 }
@@ -320,6 +326,7 @@ impl Coordinator {
                     _ = tokio::time::sleep(LEASE_TTL / 3) => continue,
                 }
             }
+            self.restore_left_run().await;
             if housekeeping_at.is_none_or(|at| at.elapsed() > HOUSEKEEPING) {
                 housekeeping_at = Some(std::time::Instant::now());
                 self.housekeeping().await;
@@ -345,6 +352,24 @@ impl Coordinator {
                     tokio::time::sleep(IDLE_POLL).await;
                 }
             }
+        }
+    }
+
+    /// Puts back the record of the run this coordinator left, if the
+    /// registry lost it (Redis restarted empty), so the run resumes.
+    async fn restore_left_run(&self) {
+        let left = self.left.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let Some(record) = left else { return };
+        match self.exec.registry.get_run(&record.run_id).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                warn!(run_id = %record.run_id, "the run's record was lost; putting it back");
+                if let Err(e) = self.save_on(&self.exec, &record).await {
+                    warn!(run_id = %record.run_id, error = %e, "cannot put the run's record back");
+                    *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+                }
+            }
+            Err(_) => *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record),
         }
     }
 
@@ -405,6 +430,7 @@ impl Coordinator {
         );
         if deposed {
             info!(run_id = %run, "this coordinator's writes are fenced; the run resumes under the leader");
+            *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
             return;
         }
         match result {
@@ -413,6 +439,7 @@ impl Coordinator {
             Err(ExecuteError::Cancelled) if stop.is_cancelled() => {
                 info!(run_id = %run, "coordinator stopping or deposed; the run resumes under the leader");
                 let _ = self.save_on(&self.exec, &record).await;
+                *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
                 return;
             }
             Ok(outcome) => {

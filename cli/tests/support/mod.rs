@@ -34,6 +34,8 @@ pub struct Cluster {
     pub workers: Vec<Child>,
     /// The Redis the cluster uses.
     pub redis_url: String,
+    /// A staging folder of the test's (a volume it mounted), instead of `staging`.
+    pub staging_dir: Option<PathBuf>,
     /// Other processes of the test's (standby coordinators), killed on drop.
     pub others: Vec<Child>,
     pub job_delay_ms: u64,
@@ -54,10 +56,12 @@ impl Cluster {
         Cluster::start_with(workers, true)
     }
 
-    fn start_with(workers: usize, logged: bool) -> Cluster {
+    /// A cluster not started yet: the caller sets it up, then starts its
+    /// coordinator and workers.
+    pub fn unstarted(logged: bool) -> Cluster {
         let n = PORTS.fetch_add(1, Ordering::Relaxed);
         let port = 7300 + (std::process::id() % 500) as u16 * 2 + n * 1000 % 20000;
-        let mut cluster = Cluster {
+        Cluster {
             namespace: format!("clitest-{}-{n}", std::process::id()),
             port,
             staging: tempfile::tempdir().expect("staging"),
@@ -65,10 +69,15 @@ impl Cluster {
             workers: Vec::new(),
             others: Vec::new(),
             redis_url: REDIS.to_owned(),
+            staging_dir: None,
             job_delay_ms: 0,
             job_delay_at: "before",
             log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
-        };
+        }
+    }
+
+    fn start_with(workers: usize, logged: bool) -> Cluster {
+        let mut cluster = Cluster::unstarted(logged);
         cluster.start_coordinator();
         for _ in 0..workers {
             cluster.add_worker();
@@ -80,7 +89,12 @@ impl Cluster {
         let mut c = Command::new(env!("CARGO_BIN_EXE_rapport"));
         c.args(args)
             .env("RAPPORT_NAMESPACE", &self.namespace)
-            .env("RAPPORT_STAGING", self.staging.path())
+            .env(
+                "RAPPORT_STAGING",
+                self.staging_dir
+                    .as_deref()
+                    .unwrap_or_else(|| self.staging.path()),
+            )
             .env("RAPPORT_LISTEN", format!("127.0.0.1:{}", self.port))
             .env(
                 "RAPPORT_COORDINATOR",
@@ -160,22 +174,27 @@ impl Cluster {
         response.split("\r\n\r\n").nth(1).map(str::to_owned)
     }
 
+    /// Slow workers logging into files, staging in `staging_dir`.
+    pub fn slow_logged_on_staging(
+        workers: usize,
+        job_delay_ms: u64,
+        staging_dir: &Path,
+    ) -> Cluster {
+        let mut cluster = Cluster::unstarted(true);
+        cluster.staging_dir = Some(staging_dir.to_owned());
+        cluster.job_delay_ms = job_delay_ms;
+        cluster.start_coordinator();
+        for _ in 0..workers {
+            cluster.add_worker();
+        }
+        cluster
+    }
+
     /// Slow workers, against the Redis at `redis_url`.
     pub fn slow_on_redis(workers: usize, job_delay_ms: u64, redis_url: &str) -> Cluster {
-        let n = PORTS.fetch_add(1, Ordering::Relaxed);
-        let port = 7300 + (std::process::id() % 500) as u16 * 2 + n * 1000 % 20000;
-        let mut cluster = Cluster {
-            namespace: format!("clitest-{}-{n}", std::process::id()),
-            port,
-            staging: tempfile::tempdir().expect("staging"),
-            coordinator: None,
-            workers: Vec::new(),
-            others: Vec::new(),
-            redis_url: redis_url.to_owned(),
-            job_delay_ms,
-            job_delay_at: "before",
-            log_dir: None,
-        };
+        let mut cluster = Cluster::unstarted(false);
+        cluster.redis_url = redis_url.to_owned();
+        cluster.job_delay_ms = job_delay_ms;
         cluster.start_coordinator();
         for _ in 0..workers {
             cluster.add_worker();
