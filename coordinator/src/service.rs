@@ -4,6 +4,10 @@
 //! resumes where its phases stand. Cancel stops a run within a poll
 //! interval: its waiting jobs are purged, workers drop any in flight.
 //!
+//! With a lease ([`leadership`]), only the coordinator holding it executes
+//! runs; the others serve requests and stand by. Every minute the leader
+//! keeps house ([`housekeeping`]).
+//!
 //! The registry is read tolerantly: a record that does not decode is logged
 //! and skipped, never blocking the others; the scheduler sees every queued
 //! run. Records of ended runs are kept for [`Retention`] (30 days or 1,000
@@ -11,7 +15,7 @@
 //! staging and the store.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::driver::Limits;
+
+pub mod housekeeping;
+pub mod leadership;
 use crate::executor::{cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec};
 use crate::planner::{new_run_id, plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
@@ -145,73 +152,6 @@ impl Coordinator {
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.backends
-    }
-
-    /// `leader` or `standby`, for `/readyz`.
-    pub fn role(&self) -> &'static str {
-        if self.leading.load(Ordering::SeqCst) {
-            "leader"
-        } else {
-            "standby"
-        }
-    }
-
-    /// Takes or renews the lease; true while this coordinator leads.
-    async fn lead(&self) -> bool {
-        let Some(lease) = &self.lease else {
-            return true;
-        };
-        let leading = match lease.hold().await {
-            Ok(token) => token.is_some(),
-            Err(e) => {
-                warn!(error = %e, "cannot renew the lease; standing by");
-                false
-            }
-        };
-        if leading != self.leading.swap(leading, Ordering::SeqCst) {
-            info!(
-                role = if leading { "leader" } else { "standby" },
-                "coordinator role changed"
-            );
-        }
-        leading
-    }
-
-    /// Gives the lease up (at shutdown), so a standby takes over at once.
-    pub async fn step_down(&self) {
-        if let Some(lease) = &self.lease {
-            lease.release().await;
-        }
-        self.leading.store(false, Ordering::SeqCst);
-    }
-
-    /// A token cancelled when `parent` is, or when this coordinator loses
-    /// the lease (checked every third of its lifetime).
-    fn while_leading(
-        &self,
-        parent: &CancellationToken,
-    ) -> (CancellationToken, Option<tokio::task::JoinHandle<()>>) {
-        let stop = parent.child_token();
-        let Some(lease) = self.lease.clone() else {
-            return (stop, None);
-        };
-        let watch = stop.clone();
-        let task = tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = watch.cancelled() => return,
-                    _ = tokio::time::sleep(LEASE_TTL / 3) => {}
-                }
-                // Only another holder deposes this one: while Redis cannot
-                // be reached the run goes on, its fenced writes refused.
-                if let Ok(None) = lease.hold().await {
-                    warn!("another coordinator holds the lease: leaving the run to it");
-                    watch.cancel();
-                    return;
-                }
-            }
-        });
-        (stop, Some(task))
     }
 
     async fn save(&self, record: &RunRecord) -> Result<(), BackendError> {
@@ -355,24 +295,6 @@ impl Coordinator {
         }
     }
 
-    /// Puts back the record of the run this coordinator left, if the
-    /// registry lost it (Redis restarted empty), so the run resumes.
-    async fn restore_left_run(&self) {
-        let left = self.left.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(record) = left else { return };
-        match self.exec.registry.get_run(&record.run_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                warn!(run_id = %record.run_id, "the run's record was lost; putting it back");
-                if let Err(e) = self.save_on(&self.exec, &record).await {
-                    warn!(run_id = %record.run_id, error = %e, "cannot put the run's record back");
-                    *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
-                }
-            }
-            Err(_) => *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record),
-        }
-    }
-
     /// The oldest interrupted run, else the oldest queued one.
     async fn next_run(&self) -> Result<Option<RunRecord>, RequestError> {
         let mut runs = self.list_up_to(usize::MAX).await?;
@@ -504,63 +426,6 @@ impl Coordinator {
             mode: &self.mode,
         };
         execute_run_with(&self.exec, spec, progress, token, self.options.limits).await
-    }
-
-    /// Retention of run records, then the janitor (every minute in
-    /// [`Coordinator::run_loop`]).
-    pub async fn housekeeping(&self) {
-        if let Err(e) = self.apply_retention().await {
-            warn!(error = %e, "cannot apply run retention");
-        }
-        if let Err(e) = self.sweep_staging().await {
-            warn!(error = %e, "cannot sweep staging");
-        }
-    }
-
-    /// Removes the records of ended runs past the retention.
-    async fn apply_retention(&self) -> Result<(), RequestError> {
-        let runs = self.list_up_to(usize::MAX).await?;
-        let now = chrono::Utc::now().timestamp_millis();
-        let max_age_ms = self.options.retention.max_age.as_millis() as i64;
-        let expired: Vec<String> = runs
-            .iter()
-            .filter(|r| r.status.is_final())
-            .enumerate()
-            .filter(|(kept, r)| {
-                *kept >= self.options.retention.max_runs || now - r.created_ms > max_age_ms
-            })
-            .map(|(_, r)| r.run_id.clone())
-            .collect();
-        if !expired.is_empty() {
-            info!(runs = expired.len(), "removing records past the retention");
-            self.exec.registry.delete_runs(&expired).await?;
-        }
-        Ok(())
-    }
-
-    /// The janitor: removes the staging and store data of every run that
-    /// ended, or that has no record, except the one in hand.
-    async fn sweep_staging(&self) -> Result<(), RequestError> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|(id, _)| id.clone());
-        for run in self.exec.staging.list_runs().await? {
-            if Some(&run) == current.as_ref() {
-                continue;
-            }
-            let ended = match self.exec.registry.get_run(&run).await? {
-                None => true,
-                Some(text) => decode(&text).map_or(true, |r| r.status.is_final()),
-            };
-            if ended {
-                info!(run_id = %run, "removing what an ended run left behind");
-                cleanup(&self.exec, &run).await;
-            }
-        }
-        Ok(())
     }
 
     fn spawn_flusher(
