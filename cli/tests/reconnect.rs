@@ -52,7 +52,7 @@ fn kill_redis_clients() {
 fn runs_survive_lost_rabbitmq_and_redis_connections() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
-    let cluster = Cluster::slow(2, 30);
+    let cluster = Cluster::slow(2, 300);
     let out = dir.path().join("out");
     let (run, _) = cluster.submit(&config, &out, false);
     cluster.wait_for(
@@ -71,11 +71,7 @@ fn runs_survive_lost_rabbitmq_and_redis_connections() {
     // persistent messages survive).
     let out = dir.path().join("broker-restarted");
     let (run, _) = cluster.submit(&config, &out, false);
-    cluster.wait_for(
-        &run,
-        |s| s["phase"] == "aggregate" && s["jobs_done"].as_u64() >= Some(1),
-        120,
-    );
+    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 120);
     let back = BrokerBack;
     assert!(rabbitmqctl("stop_app"), "rabbitmqctl stop_app failed");
     std::thread::sleep(std::time::Duration::from_secs(5));

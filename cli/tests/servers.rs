@@ -64,15 +64,11 @@ fn a_redis_restarted_without_persistence_mid_run_restarts_the_run_to_identical_o
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
     let mut redis = OwnRedis::start(free_port());
-    let cluster = Cluster::slow_on_redis(2, 30, &redis.url());
+    let cluster = Cluster::slow_on_redis(2, 300, &redis.url());
     let out = dir.path().join("out");
     let (run, o) = cluster.submit(&config, &out, false);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    cluster.wait_for(
-        &run,
-        |s| s["phase"] == "aggregate" && s["jobs_done"].as_u64() >= Some(1),
-        120,
-    );
+    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 120);
     redis.restart();
     // The coordinator puts the run's record back and restarts the run.
     let s = cluster.wait_until_ended(&run, 300);
@@ -129,7 +125,7 @@ fn a_staging_volume_full_for_a_while_then_freed_loses_nothing() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
     let volume = Tmpfs::mount(&dir.path().join("staging"), "512m");
-    let cluster = Cluster::slow_logged_on_staging(2, 100, &volume.0);
+    let cluster = Cluster::slow_logged_on_staging(2, 300, &volume.0);
     let out = dir.path().join("out");
     let (run, o) = cluster.submit(&config, &out, false);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
