@@ -231,6 +231,17 @@ impl<'a> Driver<'a> {
     async fn record_dead_letters(&self) -> Result<(), ExecuteError> {
         for dead in self.backends.queue.take_dead_letters().await? {
             match &dead.envelope {
+                // A job done on its last delivery, whose worker died before
+                // acking, is dead-lettered though done: nothing to record.
+                Ok(envelope)
+                    if self
+                        .backends
+                        .store
+                        .is_done(&envelope.run_id, envelope.job)
+                        .await? =>
+                {
+                    dead.acker.ack().await?;
+                }
                 Ok(envelope) => {
                     let failure = JobFailure::fatal(format!(
                         "delivered {} times without completing (its workers died, or none could take it)",
