@@ -209,35 +209,55 @@ fn lost_blobs_and_lost_redis_keys_mid_run_heal_to_identical_output() {
 }
 
 /// Two coordinators on one namespace: one leads, the other stands by
-/// (`/readyz` says which). The leader SIGKILLed mid-run, the standby takes
-/// the lease and the run over, and the run ends with identical bytes.
+/// (`/readyz` says which). In each phase from ingest to score, the leader is
+/// SIGKILLed mid-run: the standby takes the lease and the run over, the run
+/// ends with identical bytes, and a new standby is started for the next.
 #[test]
 fn a_standby_takes_over_a_run_when_the_leader_dies() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
     let mut cluster = Cluster::slow(2, 300);
-    let standby_port = cluster.port + 1;
-    let standby = cluster.spawn_coordinator(standby_port);
-    cluster.others.push(standby);
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while Cluster::role(cluster.port).as_deref() != Some("leader")
-        || Cluster::role(standby_port).as_deref() != Some("standby")
-    {
-        assert!(Instant::now() < deadline, "no leader and standby");
-        std::thread::sleep(Duration::from_millis(100));
+    let first = cluster.coordinator.take().expect("coordinator");
+    let other_port = cluster.port + 1;
+    let mut coordinators = vec![
+        (cluster.port, first),
+        (other_port, cluster.spawn_coordinator(other_port)),
+    ];
+    for phase in ["ingest", "aggregate", "replies", "reduce", "score"] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let leader = loop {
+            let roles: Vec<Option<String>> = coordinators
+                .iter()
+                .map(|(p, _)| Cluster::role(*p))
+                .collect();
+            if let [Some(a), Some(b)] = &roles[..] {
+                match (a.as_str(), b.as_str()) {
+                    ("leader", "standby") => break 0,
+                    ("standby", "leader") => break 1,
+                    _ => {}
+                }
+            }
+            assert!(Instant::now() < deadline, "{phase}: roles {roles:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let standby_port = coordinators[1 - leader].0;
+        cluster.port = coordinators[leader].0;
+        let out = dir.path().join(format!("out-{phase}"));
+        let (run, _) = cluster.submit(&config, &out, false);
+        cluster.wait_for(&run, |s| s["phase"] == phase, 180);
+        let (dead_port, mut dead) = coordinators.remove(leader);
+        Cluster::signal(&dead, "KILL");
+        let _ = dead.wait();
+        cluster.port = standby_port;
+        let s = cluster.wait_until_ended(&run, 300);
+        assert_eq!(s["status"], "succeeded", "{phase}: {s}");
+        assert_eq!(Cluster::role(standby_port).as_deref(), Some("leader"));
+        same(&expected, &out.join("account_engagement.csv"));
+        coordinators.push((dead_port, cluster.spawn_coordinator(dead_port)));
     }
-    let out = dir.path().join("out");
-    let (run, _) = cluster.submit(&config, &out, false);
-    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 120);
-    let mut leader = cluster.coordinator.take().expect("leader");
-    Cluster::signal(&leader, "KILL");
-    let _ = leader.wait();
-    // The cluster's clients now talk to the standby.
-    cluster.port = standby_port;
-    let s = cluster.wait_until_ended(&run, 300);
-    assert_eq!(s["status"], "succeeded", "{s}");
-    assert_eq!(Cluster::role(standby_port).as_deref(), Some("leader"));
-    same(&expected, &out.join("account_engagement.csv"));
+    cluster
+        .others
+        .extend(coordinators.into_iter().map(|(_, c)| c));
 }
 
 #[test]

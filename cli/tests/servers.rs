@@ -59,22 +59,29 @@ fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// In each phase from ingest to score, the Redis server is killed and
+/// started again empty: the coordinator puts the run's record back and
+/// restarts the run from its plan.
 #[test]
 fn a_redis_restarted_without_persistence_mid_run_restarts_the_run_to_identical_output() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
     let mut redis = OwnRedis::start(free_port());
     let cluster = Cluster::slow_on_redis(2, 300, &redis.url());
-    let out = dir.path().join("out");
-    let (run, o) = cluster.submit(&config, &out, false);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    cluster.wait_for(&run, |s| s["phase"] == "aggregate", 120);
-    redis.restart();
-    // The coordinator puts the run's record back and restarts the run.
-    let s = cluster.wait_until_ended(&run, 300);
-    assert_eq!(s["status"], "succeeded", "{s}");
-    assert!(s["recovery"]["restarts"].as_u64() >= Some(1), "{s}");
-    same(&expected, &out.join("account_engagement.csv"));
+    for phase in ["ingest", "aggregate", "replies", "reduce", "score"] {
+        let out = dir.path().join(format!("out-{phase}"));
+        let (run, o) = cluster.submit(&config, &out, false);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        cluster.wait_for(&run, |s| s["phase"] == phase, 180);
+        redis.restart();
+        let s = cluster.wait_until_ended(&run, 300);
+        assert_eq!(s["status"], "succeeded", "{phase}: {s}");
+        assert!(
+            s["recovery"]["restarts"].as_u64() >= Some(1),
+            "{phase}: {s}"
+        );
+        same(&expected, &out.join("account_engagement.csv"));
+    }
 }
 
 /// A tmpfs of the test's own, unmounted when dropped.
