@@ -5,11 +5,11 @@
 //! the blob and the job that produced it (which can be run again), never
 //! read as empty.
 
-use rapport_common::plan::Job;
+use rapport_common::plan::{Job, RunContext};
 
-use crate::layout::{decode, encode, BlobRef};
+use crate::layout::{decode, encode, ref_producers, refs_slot, slot_producers, BlobRef, Consumer};
 use crate::store::SlotWrite;
-use crate::{BackendError, PartialStore, Staging};
+use crate::{BackendError, Backends, PartialStore, Staging};
 
 /// Why a hand-off could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,37 @@ pub async fn fetch_all(
         }
     }
     Ok(out)
+}
+
+/// Every blob handed to `consumer` by the producers its lineage names, checked.
+pub async fn fetch_for(
+    backends: &Backends,
+    ctx: &RunContext,
+    consumer: Consumer,
+) -> Result<Vec<(Job, BlobRef, Vec<u8>)>, HandoffError> {
+    fetch_all(
+        &*backends.store,
+        &*backends.staging,
+        &ctx.run_id,
+        &refs_slot(consumer),
+        &ref_producers(ctx, consumer),
+    )
+    .await
+}
+
+/// The entries of store slot `slot` from every producer its lineage names.
+pub async fn read_slot_for(
+    backends: &Backends,
+    ctx: &RunContext,
+    slot: &str,
+) -> Result<Vec<(Job, Vec<u8>)>, HandoffError> {
+    read_slot_of(
+        &*backends.store,
+        &ctx.run_id,
+        slot,
+        &slot_producers(ctx, slot),
+    )
+    .await
 }
 
 #[cfg(test)]

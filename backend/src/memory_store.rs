@@ -104,6 +104,13 @@ impl PartialStore for MemoryStore {
         failure: &JobFailure,
     ) -> Result<Stored, BackendError> {
         Ok(self.in_epoch(run, epoch, |state| {
+            if state
+                .done
+                .get(&job.phase)
+                .is_some_and(|d| d.contains(&job.id()))
+            {
+                return;
+            }
             state
                 .failed
                 .entry(job.phase)

@@ -231,10 +231,11 @@ redis.call('EXPIRE', KEYS[2], ARGV[3])
 return 1
 ";
 
-/// Records a job's failure if the run's epoch is the job's.
-/// KEYS: epoch, keys set, failed hash; ARGV: epoch, job id, failure, ttl.
+/// Records a job's failure if the run's epoch is the job's and it is not done.
+/// KEYS: epoch, keys set, failed hash, done set; ARGV: epoch, job id, failure, ttl.
 const FAIL_JOB: &str = r"
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+if redis.call('SISMEMBER', KEYS[4], ARGV[2]) == 1 then return 1 end
 redis.call('HSET', KEYS[3], ARGV[2], ARGV[3])
 redis.call('SADD', KEYS[2], KEYS[3])
 redis.call('EXPIRE', KEYS[3], ARGV[4])
@@ -326,6 +327,7 @@ impl PartialStore for RedisStore {
             self.key(run, "epoch"),
             self.key(run, "keys"),
             self.key(run, &format!("failed:{}", job.phase.name())),
+            self.key(run, &format!("done:{}", job.phase.name())),
         ];
         let (id, text) = (
             job.id(),

@@ -77,7 +77,9 @@ pub trait PartialStore: Send + Sync {
         job: Job,
         writes: Vec<SlotWrite>,
     ) -> Result<Stored, BackendError>;
-    /// Marks a job failed for good, if the run's epoch is `epoch`.
+    /// Marks a job failed for good, if the run's epoch is `epoch` and the
+    /// job is not done (a job done on its last delivery, whose worker died
+    /// before acking, may still be dead-lettered: nothing to record).
     async fn fail_job(
         &self,
         run: &str,

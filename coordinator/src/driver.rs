@@ -111,13 +111,7 @@ impl<'a> Driver<'a> {
         let jobs = jobs_of(phase, self.ctx);
         let total = jobs.len() as u64;
         self.progress.phase_started(phase, total);
-        let done: BTreeSet<String> = self
-            .backends
-            .store
-            .done_jobs(self.run(), phase)
-            .await?
-            .into_iter()
-            .collect();
+        let done = self.done_set(phase).await?;
         let progress = self.backends.store.progress(self.run(), phase).await?;
         let failed: BTreeSet<&str> = progress.failed.iter().map(|(j, _)| j.as_str()).collect();
         let todo: Vec<Job> = jobs
@@ -130,6 +124,12 @@ impl<'a> Driver<'a> {
         }
         self.wait(phase, &jobs).await?;
         Ok(total)
+    }
+
+    /// Ids of the phase's done jobs.
+    async fn done_set(&self, phase: Phase) -> Result<BTreeSet<String>, ExecuteError> {
+        let done = self.backends.store.done_jobs(self.run(), phase).await?;
+        Ok(done.into_iter().collect())
     }
 
     /// Publishes jobs in this epoch, and counts them.
@@ -231,17 +231,6 @@ impl<'a> Driver<'a> {
     async fn record_dead_letters(&self) -> Result<(), ExecuteError> {
         for dead in self.backends.queue.take_dead_letters().await? {
             match &dead.envelope {
-                // A job done on its last delivery, whose worker died before
-                // acking, is dead-lettered though done: nothing to record.
-                Ok(envelope)
-                    if self
-                        .backends
-                        .store
-                        .is_done(&envelope.run_id, envelope.job)
-                        .await? =>
-                {
-                    dead.acker.ack().await?;
-                }
                 Ok(envelope) => {
                     let failure = JobFailure::fatal(format!(
                         "delivered {} times without completing (its workers died, or none could take it)",
@@ -355,13 +344,7 @@ impl<'a> Driver<'a> {
         if self.backends.queue.waiting().await? > 0 {
             return Ok(());
         }
-        let done: BTreeSet<String> = self
-            .backends
-            .store
-            .done_jobs(self.run(), phase)
-            .await?
-            .into_iter()
-            .collect();
+        let done = self.done_set(phase).await?;
         let missing: Vec<Job> = jobs_of(phase, self.ctx)
             .into_iter()
             .filter(|j| ids.contains(&j.id()) && !done.contains(&j.id()))

@@ -12,8 +12,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use rapport_backend::handoff::{fetch_all, read_slot_of, HandoffError};
-use rapport_backend::layout::{self, ref_producers, refs_slot, slot_producers, Consumer};
+use rapport_backend::handoff::{fetch_for, read_slot_for, HandoffError};
+use rapport_backend::layout::{self, Consumer};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::counters::RunCounters;
 use rapport_common::plan::{Job, Phase, RunContext};
@@ -92,14 +92,7 @@ pub async fn assemble(
     mode: &str,
 ) -> Result<Outputs, WriteError> {
     let run = ctx.run_id.as_str();
-    let parts = fetch_all(
-        &*backends.store,
-        &*backends.staging,
-        run,
-        &refs_slot(Consumer::Writer),
-        &ref_producers(ctx, Consumer::Writer),
-    )
-    .await?;
+    let parts = fetch_for(backends, ctx, Consumer::Writer).await?;
     // Score jobs hand over their accounts' lines, ingest jobs their rejects.
     let mut accounts: Vec<AccountLines> = Vec::new();
     let mut rejects: Vec<RejectLine> = Vec::new();
@@ -125,9 +118,7 @@ pub async fn assemble(
 
     let slot = layout::COUNTERS_SLOT;
     let mut counters = RunCounters::default();
-    for (producer, blob) in
-        read_slot_of(&*backends.store, run, slot, &slot_producers(ctx, slot)).await?
-    {
+    for (producer, blob) in read_slot_for(backends, ctx, slot).await? {
         counters.merge(&decode(
             producer,
             &format!("{slot}/{}", producer.id()),

@@ -11,16 +11,16 @@ both_backends!(
         let config = small_tenant(dir.path(), 5);
         // A staging area whose blobs cannot be read back: every aggregate job fails.
         let mut poisoned = b.backends.clone();
-        poisoned.staging = std::sync::Arc::new(InterceptedStaging {
-            inner: b.backends.staging.clone(),
-            on_get: Box::new(|path, bytes| {
+        poisoned.staging = std::sync::Arc::new(InterceptedStaging::reads(
+            b.backends.staging.clone(),
+            Box::new(|path, bytes| {
                 if path.contains("/ingest/") {
                     vec![0xff; 7]
                 } else {
                     bytes
                 }
             }),
-        });
+        ));
         let out = tempfile::tempdir().expect("out");
         let err = run_on(&poisoned, &config, out.path(), RunOptions::default())
             .await

@@ -365,36 +365,6 @@ both_backends!(
     }
 );
 
-/// Staging whose writes of one kind of blob always fail (a full volume).
-struct FullStaging {
-    inner: Arc<dyn Staging>,
-    marker: &'static str,
-}
-
-#[async_trait]
-impl Staging for FullStaging {
-    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
-        if path.contains(self.marker) {
-            return Err(BackendError::Store(format!(
-                "failed to write staging blob {path}: No space left on device"
-            )));
-        }
-        self.inner.put(path, bytes).await
-    }
-    async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {
-        self.inner.get(path).await
-    }
-    async fn list(&self, prefix: &str) -> Result<Vec<String>, BackendError> {
-        self.inner.list(prefix).await
-    }
-    async fn list_runs(&self) -> Result<Vec<String>, BackendError> {
-        self.inner.list_runs().await
-    }
-    async fn delete_prefix(&self, prefix: &str) -> Result<(), BackendError> {
-        self.inner.delete_prefix(prefix).await
-    }
-}
-
 both_backends!(
     a_job_that_keeps_failing_ends_the_run_after_its_attempts_naming_it,
     |kind| async move {
@@ -402,9 +372,18 @@ both_backends!(
         let dir = tempfile::tempdir().expect("dir");
         let config = small_tenant(dir.path(), 5);
         let mut full = b.backends.clone();
-        full.staging = Arc::new(FullStaging {
+        // Staging whose writes of rows always fail (a full volume).
+        full.staging = Arc::new(InterceptedStaging {
             inner: b.backends.staging.clone(),
-            marker: "/rows/",
+            on_get: Box::new(|_, bytes| bytes),
+            on_put: Box::new(|path| {
+                if path.contains("/rows/") {
+                    return Err(BackendError::Store(format!(
+                        "failed to write staging blob {path}: No space left on device"
+                    )));
+                }
+                Ok(())
+            }),
         });
         let out = tempfile::tempdir().expect("out");
         let plan = RunOptions {

@@ -121,10 +121,10 @@ both_backends!(
         // tie1 now has another sender, so reading it again gives another copy.
         let mut staging = b.backends.clone();
         let fired = AtomicBool::new(false);
-        staging.staging = Arc::new(InterceptedStaging {
-            inner: b.backends.staging.clone(),
+        staging.staging = Arc::new(InterceptedStaging::reads(
+            b.backends.staging.clone(),
             // The first staged copies read back: aggregate has begun.
-            on_get: Box::new(move |path, bytes| {
+            Box::new(move |path, bytes| {
                 if path.contains("/ingest/") && !fired.swap(true, Ordering::SeqCst) {
                     let text = std::fs::read_to_string(&zed).expect("zed");
                     std::fs::write(
@@ -135,7 +135,7 @@ both_backends!(
                 }
                 bytes
             }),
-        });
+        ));
         let out = tempfile::tempdir().expect("out");
         let config = dir.path().join("tenant.toml");
         let err = run_on(&staging, &config, out.path(), RunOptions::default())

@@ -291,18 +291,36 @@ impl Staging for RecordingStaging {
 /// and bytes, the bytes to return.
 pub type OnGet = Box<dyn Fn(&str, Vec<u8>) -> Vec<u8> + Send + Sync>;
 
+/// What [`InterceptedStaging`] does before a blob is written: an error
+/// refuses the write (a full volume).
+pub type OnPut = Box<dyn Fn(&str) -> Result<(), BackendError> + Send + Sync>;
+
 /// Staging whose reads pass through a function: to garble blobs, or to act
-/// when a phase starts reading them.
+/// when a phase starts reading them; and whose writes may be refused.
 pub struct InterceptedStaging {
     /// The real staging.
     pub inner: Arc<dyn Staging>,
     /// Applied to every blob read.
     pub on_get: OnGet,
+    /// Checked before every blob written.
+    pub on_put: OnPut,
+}
+
+impl InterceptedStaging {
+    /// Reads through `on_get`, writes as they come.
+    pub fn reads(inner: Arc<dyn Staging>, on_get: OnGet) -> InterceptedStaging {
+        InterceptedStaging {
+            inner,
+            on_get,
+            on_put: Box::new(|_| Ok(())),
+        }
+    }
 }
 
 #[async_trait]
 impl Staging for InterceptedStaging {
     async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
+        (self.on_put)(path)?;
         self.inner.put(path, bytes).await
     }
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {

@@ -8,11 +8,10 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rapport_backend::handoff::{fetch_all, put_blob, read_slot_of, refs_write, HandoffError};
+use rapport_backend::handoff::{fetch_for, put_blob, read_slot_for, refs_write, HandoffError};
 use rapport_backend::layout::{
     self, context_path, csv_path, ingest_path, originals_path, partials_slot, probes_path,
-    ref_producers, refs_slot, rejects_path, rows_path, slot_producers, BlobRef, Consumer,
-    COUNTERS_SLOT, HISTOGRAMS_SLOT,
+    refs_slot, rejects_path, rows_path, BlobRef, Consumer, COUNTERS_SLOT, HISTOGRAMS_SLOT,
 };
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
@@ -209,14 +208,7 @@ async fn aggregate_job(
     let run = ctx.run_id.clone();
     let me = Consumer::Job(job(Phase::Aggregate, part));
     let mut copies: Vec<StagedCopy> = Vec::new();
-    let inputs = fetch_all(
-        &*backends.store,
-        &*backends.staging,
-        &run,
-        &refs_slot(me),
-        &ref_producers(&ctx, me),
-    )
-    .await?;
+    let inputs = fetch_for(backends, &ctx, me).await?;
     for (producer, r, bytes) in inputs {
         decode_staged(&bytes, &mut copies).map_err(|e| JobError::Lost {
             producer,
@@ -273,14 +265,7 @@ async fn replies_job(
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let me = Consumer::Job(job(Phase::Replies, part));
-    let inputs = fetch_all(
-        &*backends.store,
-        &*backends.staging,
-        &run,
-        &refs_slot(me),
-        &ref_producers(&ctx, me),
-    )
-    .await?;
+    let inputs = fetch_for(backends, &ctx, me).await?;
     let originals_at = originals_path(&run, part);
     let mut originals: Option<Vec<Original>> = None;
     let mut probes: Vec<ReplyProbe> = Vec::new();
@@ -325,7 +310,7 @@ async fn reduce_job(
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let slot = partials_slot(part);
-    let blobs = read_slot_of(&*backends.store, &run, &slot, &slot_producers(&ctx, &slot)).await?;
+    let blobs = read_slot_for(backends, &ctx, &slot).await?;
     let window = ctx.window();
     let (rows, histograms) = blocking(move || -> Result<_, JobError> {
         let partials: Vec<PartialAggregate> = blobs
@@ -354,21 +339,8 @@ async fn score_job(
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let me = Consumer::Job(job(Phase::Score, part));
-    let histograms = read_slot_of(
-        &*backends.store,
-        &run,
-        HISTOGRAMS_SLOT,
-        &slot_producers(&ctx, HISTOGRAMS_SLOT),
-    )
-    .await?;
-    let rows = fetch_all(
-        &*backends.store,
-        &*backends.staging,
-        &run,
-        &refs_slot(me),
-        &ref_producers(&ctx, me),
-    )
-    .await?;
+    let histograms = read_slot_for(backends, &ctx, HISTOGRAMS_SLOT).await?;
+    let rows = fetch_for(backends, &ctx, me).await?;
     let c = ctx.clone();
     let lines = blocking(move || -> Result<Vec<u8>, JobError> {
         let mut merged = Histograms::default();
