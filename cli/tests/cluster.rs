@@ -178,6 +178,17 @@ fn lost_blobs_and_lost_redis_keys_mid_run_heal_to_identical_output() {
         |s| s["phase"] == "aggregate" && s["jobs_done"].as_u64() >= Some(1),
         120,
     );
+    // The run's keys carry their safety-net expiry (7 days).
+    let epoch_key = format!("{}:run:{run}:epoch", cluster.namespace);
+    let o = Command::new("redis-cli")
+        .args(["TTL", &epoch_key])
+        .output()
+        .expect("redis-cli");
+    let ttl: i64 = String::from_utf8_lossy(&o.stdout)
+        .trim()
+        .parse()
+        .expect("a TTL");
+    assert!(ttl > 0 && ttl <= 7 * 24 * 3600, "TTL {ttl}");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let store = RedisStore::connect(REDIS, &cluster.namespace)
@@ -241,6 +252,9 @@ fn a_standby_takes_over_a_run_when_the_leader_dies() {
             std::thread::sleep(Duration::from_millis(100));
         };
         let standby_port = coordinators[1 - leader].0;
+        for (port, _) in &coordinators {
+            assert_eq!(Cluster::http_get(*port, "/healthz").as_deref(), Some("ok"));
+        }
         cluster.port = coordinators[leader].0;
         let out = dir.path().join(format!("out-{phase}"));
         let (run, _) = cluster.submit(&config, &out, false);
@@ -285,10 +299,15 @@ fn cancel_stops_a_run_and_leaves_no_jobs_queued() {
     assert_eq!(waiting, 0, "jobs of a cancelled run left in the queue");
     // Cancelling again is refused: the run already ended.
     assert_eq!(cluster.run(&["cancel", &run]).status.code(), Some(2));
-    // The cluster serves the next run.
+    // The cluster serves the next run, with its expected bytes.
     let out = dir.path().join("after");
     let (_, o) = cluster.submit(&example("newyork"), &out, true);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let golden = example("newyork")
+        .parent()
+        .expect("dir")
+        .join("expected/account_engagement.csv");
+    same(&golden, &out.join("account_engagement.csv"));
 }
 
 #[test]

@@ -30,10 +30,15 @@ both_backends!(
         assert!(message.contains("/ingest/"), "{message}");
         assert!(message.contains("ingest-0000"), "{message}");
         assert!(message.contains("lost each time"), "{message}");
-        // The same backends run the next run fine.
+        // The same backends run the next run fine, with a clean run's bytes.
         let out = tempfile::tempdir().expect("out");
         run_on(&b.backends, &config, out.path(), RunOptions::default())
             .await
             .expect("later run succeeds");
+        let (clean, _) = run_tenant(Backend::Embedded, &config, RunOptions::default()).await;
+        assert_same_file(
+            &clean.path().join("account_engagement.csv"),
+            &out.path().join("account_engagement.csv"),
+        );
     }
 );

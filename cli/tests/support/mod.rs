@@ -164,10 +164,16 @@ impl Cluster {
     /// The body of `GET /readyz` on the coordinator at `port` (`leader` or
     /// `standby`), or `None` when it does not answer.
     pub fn role(port: u16) -> Option<String> {
+        Cluster::http_get(port, "/readyz")
+    }
+
+    /// The body of `GET path` on the coordinator at `port`, or `None` when
+    /// it does not answer.
+    pub fn http_get(port: u16, path: &str) -> Option<String> {
         use std::io::{Read, Write};
         let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
         stream
-            .write_all(b"GET /readyz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+            .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
             .ok()?;
         let mut response = String::new();
         stream.read_to_string(&mut response).ok()?;
