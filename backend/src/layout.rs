@@ -55,6 +55,10 @@ pub fn csv_path(run: &str, ap: u32) -> String {
 
 /// Store slot of the counters every ingest, aggregate and replies job reports.
 pub const COUNTERS_SLOT: &str = "counters";
+/// The run's attempts counter of redelivered jobs (beside each job's own).
+pub const REDELIVERIES: &str = "redelivered";
+/// The run's attempts counter of jobs handed back to be retried.
+pub const RETRIES: &str = "retried";
 /// Store slot of the score histograms (one entry per reduce job).
 pub const HISTOGRAMS_SLOT: &str = "histograms";
 

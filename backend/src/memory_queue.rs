@@ -1,5 +1,6 @@
 //! In-process job queue for embedded mode: a bounded multi-consumer channel.
-//! A requeued job goes to the back of the channel, as on a real broker.
+//! A requeued job goes to the back of the channel, marked redelivered, as
+//! on a real broker.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,10 +13,13 @@ use crate::BackendError;
 /// A bounded in-process queue; clones share it.
 #[derive(Clone)]
 pub struct MemoryQueue {
-    tx: async_channel::Sender<JobEnvelope>,
-    rx: async_channel::Receiver<JobEnvelope>,
+    tx: async_channel::Sender<Message>,
+    rx: async_channel::Receiver<Message>,
     dead: Arc<Mutex<Vec<JobEnvelope>>>,
 }
+
+/// A job in the channel, and whether it was delivered before.
+type Message = (JobEnvelope, bool);
 
 impl MemoryQueue {
     /// A queue holding at most `capacity` waiting jobs (publishers wait beyond).
@@ -36,7 +40,7 @@ impl MemoryQueue {
 
 struct MemoryAcker {
     envelope: JobEnvelope,
-    tx: async_channel::Sender<JobEnvelope>,
+    tx: async_channel::Sender<Message>,
     dead: Arc<Mutex<Vec<JobEnvelope>>>,
 }
 
@@ -70,7 +74,7 @@ impl Acker for MemoryAcker {
     async fn nack(self: Box<Self>, requeue: bool) -> Result<(), BackendError> {
         if requeue {
             self.tx
-                .send(self.envelope)
+                .send((self.envelope, true))
                 .await
                 .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
         } else {
@@ -88,7 +92,7 @@ impl JobQueue for MemoryQueue {
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
         for job in jobs {
             self.tx
-                .send(job)
+                .send((job, false))
                 .await
                 .map_err(|_| BackendError::Queue("queue closed".to_owned()))?;
         }
@@ -97,8 +101,9 @@ impl JobQueue for MemoryQueue {
 
     async fn next(&self) -> Result<Option<Delivery>, BackendError> {
         match self.rx.recv().await {
-            Ok(envelope) => Ok(Some(Delivery {
+            Ok((envelope, redelivered)) => Ok(Some(Delivery {
                 envelope: Ok(envelope.clone()),
+                redelivered,
                 acker: Box::new(MemoryAcker {
                     envelope,
                     tx: self.tx.clone(),
@@ -127,6 +132,7 @@ impl JobQueue for MemoryQueue {
             .into_iter()
             .map(|envelope| Delivery {
                 envelope: Ok(envelope.clone()),
+                redelivered: true,
                 acker: Box::new(DeadAcker {
                     envelope,
                     dead: self.dead.clone(),

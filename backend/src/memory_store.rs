@@ -137,6 +137,14 @@ impl PartialStore for MemoryStore {
         }))
     }
 
+    async fn attempts(&self, run: &str, what: &str) -> Result<u32, BackendError> {
+        let runs = self.runs.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(runs
+            .get(run)
+            .and_then(|data| data.state.attempts.get(what).copied())
+            .unwrap_or(0))
+    }
+
     async fn read_slot(
         &self,
         run: &str,

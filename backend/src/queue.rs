@@ -21,6 +21,9 @@ pub trait Acker: Send {
 pub struct Delivery {
     /// The job message, decoded.
     pub envelope: Result<JobEnvelope, EnvelopeError>,
+    /// Delivered before and not acked (its worker died or lost its
+    /// connection, or handed it back); counted in the run's recovery.
+    pub redelivered: bool,
     /// Settles the delivery.
     pub acker: Box<dyn Acker>,
 }

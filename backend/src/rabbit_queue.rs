@@ -2,7 +2,10 @@
 //! queue, persistent messages, publisher confirms on every publish, manual
 //! acks, a bounded prefetch, and a delivery limit with a dead-letter queue.
 //! A lost connection is re-established with back-off; deliveries of a lost
-//! channel were never acked, so the broker hands them out again.
+//! channel were never acked, so the broker hands them out again. Heartbeats
+//! every [`HEARTBEAT`] (unless the URL asks for another `heartbeat=`): the
+//! broker finds a half-open connection dead, and hands its jobs to other
+//! workers, within about twice that.
 //!
 //! Names, all under the namespace: `{ns}.jobs` (the work queue),
 //! `{ns}.dlx` (dead-letter exchange) and `{ns}.jobs.dead` (jobs that
@@ -18,6 +21,7 @@ use lapin::options::{
     QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
+use lapin::uri::AMQPUri;
 use lapin::{
     BasicProperties, Channel, Confirmation, Connection, ConnectionProperties, Consumer,
     ExchangeKind,
@@ -35,10 +39,24 @@ use crate::BackendError;
 /// it would change the queue's arguments, which the broker refuses on an
 /// existing queue, so old and new processes could not share one.)
 pub const DELIVERY_LIMIT: i64 = 5;
+/// The heartbeat timeout asked of the broker, in seconds (RabbitMQ's own
+/// default, 60 s, left a worker cut off from the broker holding its job for
+/// over two minutes).
+pub const HEARTBEAT: u16 = 15;
 /// Longest pause between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 /// AMQP delivery mode of a persistent message.
 const PERSISTENT: u8 = 2;
+
+/// The broker's URL, with a [`HEARTBEAT`] unless it names one.
+fn amqp_uri(url: &str) -> Result<AMQPUri, BackendError> {
+    // The parser's message could quote the URL, password included.
+    let mut uri: AMQPUri = url.parse().map_err(|_| {
+        BackendError::Queue("the RabbitMQ URL is not a valid amqp:// URL".to_owned())
+    })?;
+    uri.query.heartbeat.get_or_insert(HEARTBEAT);
+    Ok(uri)
+}
 
 fn queue_error(context: &str) -> impl Fn(lapin::Error) -> BackendError + '_ {
     move |e| BackendError::Queue(format!("{context}: {e}"))
@@ -55,7 +73,7 @@ struct Link {
 /// connections of their own, so a consumer waiting for a job never holds up
 /// a publisher in the same process.
 pub struct RabbitQueue {
-    url: String,
+    uri: AMQPUri,
     namespace: String,
     prefetch: u16,
     publisher: Mutex<Option<Link>>,
@@ -78,7 +96,7 @@ impl RabbitQueue {
         prefetch: u16,
     ) -> Result<RabbitQueue, BackendError> {
         let queue = RabbitQueue {
-            url: url.to_owned(),
+            uri: amqp_uri(url)?,
             namespace: namespace.to_owned(),
             prefetch,
             publisher: Mutex::new(None),
@@ -104,7 +122,7 @@ impl RabbitQueue {
     /// Connects and declares the topology (both sides declare it, with the
     /// same arguments, so either may start first).
     async fn open(&self, side: Side) -> Result<Link, BackendError> {
-        let connection = Connection::connect(&self.url, ConnectionProperties::default())
+        let connection = Connection::connect_uri(self.uri.clone(), ConnectionProperties::default())
             .await
             .map_err(queue_error("cannot connect to RabbitMQ"))?;
         let publisher = connection
@@ -256,6 +274,7 @@ impl RabbitQueue {
             match got {
                 Ok(Some(message)) => out.push(Delivery {
                     envelope: JobEnvelope::decode(&message.delivery.data),
+                    redelivered: message.delivery.redelivered,
                     acker: Box::new(RabbitAcker(message.delivery.acker)),
                 }),
                 Ok(None) => return Ok(out),
@@ -428,6 +447,7 @@ impl JobQueue for RabbitQueue {
                 Some(Ok(d)) => {
                     return Ok(Some(Delivery {
                         envelope: JobEnvelope::decode(&d.data),
+                        redelivered: d.redelivered,
                         acker: Box::new(RabbitAcker(d.acker)),
                     }));
                 }
@@ -441,5 +461,27 @@ impl JobQueue for RabbitQueue {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_heartbeat_is_ours_unless_the_url_names_one() {
+        let ours = amqp_uri("amqp://u:p@127.0.0.1:5672/%2f").expect("valid");
+        assert_eq!(ours.query.heartbeat, Some(HEARTBEAT));
+        let theirs = amqp_uri("amqp://u:p@127.0.0.1:5672/%2f?heartbeat=5").expect("valid");
+        assert_eq!(theirs.query.heartbeat, Some(5));
+    }
+
+    #[test]
+    fn an_invalid_url_is_refused_without_quoting_it() {
+        let err = amqp_uri("amqp://user:s3cret@127.0.0.1:notaport/")
+            .expect_err("invalid")
+            .to_string();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(err.contains("not a valid amqp:// URL"), "{err}");
     }
 }

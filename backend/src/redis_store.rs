@@ -379,6 +379,17 @@ impl PartialStore for RedisStore {
         Ok(n)
     }
 
+    async fn attempts(&self, run: &str, what: &str) -> Result<u32, BackendError> {
+        let key = self.key(run, "attempts");
+        let n: Option<u32> = self
+            .retry("HGET attempts", |mut c| {
+                let key = key.clone();
+                async move { c.hget(key, what).await }
+            })
+            .await?;
+        Ok(n.unwrap_or(0))
+    }
+
     async fn read_slot(
         &self,
         run: &str,

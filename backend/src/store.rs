@@ -92,6 +92,8 @@ pub trait PartialStore: Send + Sync {
     async fn undo_job(&self, run: &str, job: Job) -> Result<(), BackendError>;
     /// Counts one more attempt at `what` (a job id) in the run; returns the count.
     async fn count_attempt(&self, run: &str, what: &str) -> Result<u32, BackendError>;
+    /// Attempts counted at `what` in the run so far (0 when none).
+    async fn attempts(&self, run: &str, what: &str) -> Result<u32, BackendError>;
     /// Every blob of a slot as (job id, blob), sorted by job id.
     async fn read_slot(
         &self,

@@ -75,6 +75,10 @@ pub struct CoordinatorArgs {
     /// A run with no job completing for this many seconds fails.
     #[arg(long, env = "RAPPORT_STALL_SECONDS", default_value_t = 900)]
     pub stall_seconds: u64,
+    /// Pause before the outputs are committed, in milliseconds (failure
+    /// drills only: aims a fault at the write phase).
+    #[arg(long, env = "RAPPORT_WRITE_DELAY_MS", default_value_t = 0, hide = true)]
+    pub write_delay_ms: u64,
     /// Records of ended runs are kept this many days.
     #[arg(long, env = "RAPPORT_RETENTION_DAYS", default_value_t = 30)]
     pub retention_days: u64,

@@ -94,6 +94,7 @@ pub async fn coordinator_command(args: CoordinatorArgs) -> Result<(), CliError> 
         },
         limits: Limits {
             stall: std::time::Duration::from_secs(args.stall_seconds.max(1)),
+            write_pause: std::time::Duration::from_millis(args.write_delay_ms),
             ..Limits::default()
         },
     };

@@ -89,6 +89,7 @@ pub async fn run_embedded(
         ctx: &ctx,
         out,
         mode: "embedded",
+        resumed: 0,
     };
     let outcome = run_with_local_workers(&backends, spec, workers, &progress, &cancel).await;
     progress.finish();

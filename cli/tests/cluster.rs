@@ -141,15 +141,15 @@ fn killed_worker_and_restarted_coordinator_still_give_identical_output() {
 }
 
 /// The faults the issue found: the run's staged blobs deleted during
-/// aggregate, and the run's Redis keys deleted during aggregate. Each run
-/// heals and writes the bytes of a fault-free run, and its record says
+/// aggregate, and the run's Redis keys deleted, here in every phase. Each
+/// run heals and writes the bytes of a fault-free run, and its record says
 /// what was redone.
 #[test]
 fn lost_blobs_and_lost_redis_keys_mid_run_heal_to_identical_output() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
     // Slow jobs: when aggregate starts, its jobs have not read their inputs.
-    let cluster = Cluster::slow(2, 300);
+    let cluster = Cluster::drill(2, 300, "before");
 
     let out = dir.path().join("blobs-deleted");
     let (run, _) = cluster.submit(&config, &out, false);
@@ -160,47 +160,42 @@ fn lost_blobs_and_lost_redis_keys_mid_run_heal_to_identical_output() {
         .join("runs")
         .join(&run)
         .join("ingest");
+    let drill = Drill::start("the run's staged ingest blobs deleted | aggregate");
     std::fs::remove_dir_all(&ingest).expect("staged blobs deleted");
-    let s = cluster.wait_until_ended(&run, 300);
+    let s = drill.watch(&cluster, &run, 300, |s| recovered(s, "recomputed") >= 1);
     assert_eq!(s["status"], "succeeded", "{s}");
-    assert!(
-        s["recovery"]["recomputed"]
-            .as_array()
-            .is_some_and(|r| !r.is_empty()),
-        "{s}"
-    );
     same(&expected, &out.join("account_engagement.csv"));
 
-    let out = dir.path().join("keys-deleted");
-    let (run, _) = cluster.submit(&config, &out, false);
-    cluster.wait_for(
-        &run,
-        |s| s["phase"] == "aggregate" && s["jobs_done"].as_u64() >= Some(1),
-        120,
-    );
-    // The run's keys carry their safety-net expiry (7 days).
-    let epoch_key = format!("{}:run:{run}:epoch", cluster.namespace);
-    let o = Command::new("redis-cli")
-        .args(["TTL", &epoch_key])
-        .output()
-        .expect("redis-cli");
-    let ttl: i64 = String::from_utf8_lossy(&o.stdout)
-        .trim()
-        .parse()
-        .expect("a TTL");
-    assert!(ttl > 0 && ttl <= 7 * 24 * 3600, "TTL {ttl}");
-    let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(async {
-        let store = RedisStore::connect(REDIS, &cluster.namespace)
-            .await
-            .expect("redis");
-        store.delete_run(&run).await.expect("keys deleted");
-    });
-    let s = cluster.wait_until_ended(&run, 300);
-    assert_eq!(s["status"], "succeeded", "{s}");
-    assert_eq!(s["recovery"]["restarts"], 1, "{s}");
-    same(&expected, &out.join("account_engagement.csv"));
-    // Nothing of either run is left in staging (a job of the old epoch
+    for phase in PHASES {
+        let out = dir.path().join(format!("keys-deleted-{phase}"));
+        let (run, _) = cluster.submit(&config, &out, false);
+        cluster.wait_for(&run, |s| s["phase"] == phase, 120);
+        if phase == "aggregate" {
+            // The run's keys carry their safety-net expiry (7 days).
+            let epoch_key = format!("{}:run:{run}:epoch", cluster.namespace);
+            let o = Command::new("redis-cli")
+                .args(["TTL", &epoch_key])
+                .output()
+                .expect("redis-cli");
+            let ttl: i64 = String::from_utf8_lossy(&o.stdout)
+                .trim()
+                .parse()
+                .expect("a TTL");
+            assert!(ttl > 0 && ttl <= 7 * 24 * 3600, "TTL {ttl}");
+        }
+        let drill = Drill::start(format!("the run's Redis keys deleted | {phase}"));
+        let rt = tokio::runtime::Runtime::new().expect("runtime");
+        rt.block_on(async {
+            let store = RedisStore::connect(REDIS, &cluster.namespace)
+                .await
+                .expect("redis");
+            store.delete_run(&run).await.expect("keys deleted");
+        });
+        let s = drill.watch(&cluster, &run, 300, |s| recovered(s, "restarts") >= 1);
+        assert_eq!(s["status"], "succeeded", "{phase}: {s}");
+        same(&expected, &out.join("account_engagement.csv"));
+    }
+    // Nothing of any run is left in staging (a job of the old epoch
     // still in flight may write after the run's cleanup: the janitor, every
     // minute, removes it).
     let deadline = std::time::Instant::now() + Duration::from_secs(90);
@@ -220,21 +215,21 @@ fn lost_blobs_and_lost_redis_keys_mid_run_heal_to_identical_output() {
 }
 
 /// Two coordinators on one namespace: one leads, the other stands by
-/// (`/readyz` says which). In each phase from ingest to score, the leader is
+/// (`/readyz` says which). In each phase from ingest to write, the leader is
 /// SIGKILLed mid-run: the standby takes the lease and the run over, the run
 /// ends with identical bytes, and a new standby is started for the next.
 #[test]
 fn a_standby_takes_over_a_run_when_the_leader_dies() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
-    let mut cluster = Cluster::slow(2, 300);
+    let mut cluster = Cluster::drill(2, 300, "before");
     let first = cluster.coordinator.take().expect("coordinator");
     let other_port = cluster.port + 1;
     let mut coordinators = vec![
         (cluster.port, first),
         (other_port, cluster.spawn_coordinator(other_port)),
     ];
-    for phase in ["ingest", "aggregate", "replies", "reduce", "score"] {
+    for phase in PHASES {
         let deadline = Instant::now() + Duration::from_secs(30);
         let leader = loop {
             let roles: Vec<Option<String>> = coordinators
@@ -260,10 +255,11 @@ fn a_standby_takes_over_a_run_when_the_leader_dies() {
         let (run, _) = cluster.submit(&config, &out, false);
         cluster.wait_for(&run, |s| s["phase"] == phase, 180);
         let (dead_port, mut dead) = coordinators.remove(leader);
+        let drill = Drill::start(format!("leader SIGKILLed, a standby running | {phase}"));
         Cluster::signal(&dead, "KILL");
         let _ = dead.wait();
         cluster.port = standby_port;
-        let s = cluster.wait_until_ended(&run, 300);
+        let s = drill.watch(&cluster, &run, 300, |s| recovered(s, "resumed") >= 1);
         assert_eq!(s["status"], "succeeded", "{phase}: {s}");
         assert_eq!(Cluster::role(standby_port).as_deref(), Some("leader"));
         same(&expected, &out.join("account_engagement.csv"));
@@ -353,6 +349,58 @@ fn invalid_submit_is_refused_with_exit_2_and_sigterm_stops_processes_cleanly() {
     }
 }
 
+/// A worker SIGTERMed while it holds a job (jobs pause 1 s before they
+/// run) finishes that job, exits 0, and the run ends with the fault-free
+/// bytes: its log shows a job done after the signal.
+#[test]
+fn a_worker_sigtermed_mid_job_finishes_it_and_exits_cleanly() {
+    let dir = tempfile::tempdir().expect("dir");
+    let (config, expected) = big_tenant(dir.path());
+    let mut cluster = Cluster::unstarted(true);
+    cluster.job_delay_ms = 1000;
+    cluster.start_coordinator();
+    for _ in 0..4 {
+        cluster.add_worker();
+    }
+    let out = dir.path().join("out");
+    let (run, _) = cluster.submit(&config, &out, false);
+    cluster.wait_for(
+        &run,
+        |s| s["phase"] == "ingest" && s["jobs_done"].as_u64() >= Some(4),
+        120,
+    );
+    let mut worker = cluster.workers.remove(0);
+    Cluster::signal(&worker, "TERM");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = worker.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(status.success(), "{status}");
+    let s = cluster.wait_until_ended(&run, 300);
+    assert_eq!(s["status"], "succeeded", "{s}");
+    same(&expected, &out.join("account_engagement.csv"));
+    let dir = cluster.log_dir.as_ref().expect("logged").path();
+    let stopped: Vec<String> = std::fs::read_dir(dir)
+        .expect("logs")
+        .flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path()).ok())
+        .filter(|log| log.contains("shutting down"))
+        .collect();
+    assert_eq!(stopped.len(), 1, "one process was signalled");
+    let after = stopped[0].split("shutting down").nth(1).unwrap_or_default();
+    assert!(
+        after.contains("job done"),
+        "no job finished after the signal"
+    );
+}
+
 #[test]
 fn unreachable_coordinator_is_exit_1() {
     let o = Command::new(env!("CARGO_BIN_EXE_rapport"))
@@ -362,35 +410,60 @@ fn unreachable_coordinator_is_exit_1() {
     assert_eq!(o.status.code(), Some(1));
 }
 
-/// In every phase of a run, a worker SIGKILLed between storing a job and
-/// acking it, and the coordinator SIGKILLed and started again: each run
-/// ends with the fault-free bytes, and the resumed coordinator published
-/// nothing of the phases done before it died.
+/// In every phase of a run, from ingest to write, every worker SIGKILLed
+/// (each holding a job it stored but did not ack) and started again;
+/// then, in a second round, the coordinator SIGKILLed and started again
+/// too: each run ends with the fault-free bytes; the jobs held were
+/// delivered again (counted), and a resumed coordinator published nothing
+/// of the phases done before it died. (Killing workers in the write phase,
+/// which runs no job, is left out of the first round.)
 #[test]
-fn every_phase_survives_a_killed_worker_and_a_killed_coordinator() {
+fn every_phase_survives_killed_workers_and_a_killed_coordinator() {
     let dir = tempfile::tempdir().expect("dir");
     let (config, expected) = big_tenant(dir.path());
-    let mut cluster = Cluster::slow_after_store(2, 300);
-    let phases = ["ingest", "aggregate", "replies", "reduce", "score"];
-    for (i, phase) in phases.iter().enumerate() {
-        let out = dir.path().join(format!("out-{phase}"));
+    let mut cluster = Cluster::drill(4, 1000, "after-store");
+    let rounds = PHASES[..5]
+        .iter()
+        .map(|p| (false, *p))
+        .chain(PHASES.iter().map(|p| (true, *p)));
+    for (with_coordinator, phase) in rounds {
+        let out = dir.path().join(format!("out-{with_coordinator}-{phase}"));
         let (run, _) = cluster.submit(&config, &out, false);
-        cluster.wait_for(&run, |s| s["phase"] == *phase, 180);
-        Cluster::signal(&cluster.workers[0], "KILL");
-        let mut dead = cluster.workers.remove(0);
-        let _ = dead.wait();
-        cluster.add_worker();
-        let mut coordinator = cluster.coordinator.take().expect("coordinator");
-        Cluster::signal(&coordinator, "KILL");
-        let _ = coordinator.wait();
-        cluster.start_coordinator();
-        let s = cluster.wait_until_ended(&run, 300);
-        assert_eq!(s["status"], "succeeded", "{phase}: {s}");
-        for done in &phases[..i] {
-            assert!(
-                s["recovery"]["published"].get(*done).is_none(),
-                "{phase}: {done} published again: {s}"
-            );
+        cluster.wait_for(&run, |s| s["phase"] == phase, 180);
+        let cell = match with_coordinator {
+            false => format!("workers SIGKILLed | {phase}"),
+            true => format!("workers and coordinator SIGKILLed | {phase}"),
+        };
+        let drill = Drill::start(&cell);
+        for mut dead in cluster.workers.drain(..) {
+            Cluster::signal(&dead, "KILL");
+            let _ = dead.wait();
+        }
+        if with_coordinator {
+            let mut coordinator = cluster.coordinator.take().expect("coordinator");
+            Cluster::signal(&coordinator, "KILL");
+            let _ = coordinator.wait();
+            cluster.start_coordinator();
+        }
+        for _ in 0..4 {
+            cluster.add_worker();
+        }
+        let s = drill.watch(&cluster, &run, 300, |s| match with_coordinator {
+            true => recovered(s, "resumed") >= 1,
+            false => recovered(s, "redelivered") >= 1,
+        });
+        assert_eq!(s["status"], "succeeded", "{cell}: {s}");
+        let i = PHASES.iter().position(|p| *p == phase).expect("a phase");
+        if with_coordinator {
+            for done in &PHASES[..i] {
+                assert!(
+                    s["recovery"]["published"].get(*done).is_none(),
+                    "{cell}: {done} published again: {s}"
+                );
+            }
+        }
+        if phase != "write" {
+            assert!(recovered(&s, "redelivered") >= 1, "{cell}: {s}");
         }
         same(&expected, &out.join("account_engagement.csv"));
     }

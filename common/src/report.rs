@@ -74,6 +74,20 @@ pub struct Recovery {
     pub restarts: u32,
     /// Jobs published again by the watchdog (their messages were lost).
     pub watchdog_republished: u64,
+    /// Deliveries of a job after its first that reached a worker (the
+    /// worker holding it died or lost its connection, or handed it back),
+    /// counted by the workers; lost with the run's store state.
+    #[serde(default)]
+    pub redelivered: u64,
+    /// Jobs handed back after an error worth retrying (a full volume, a
+    /// server unreachable), counted by the workers; lost with the run's
+    /// store state.
+    #[serde(default)]
+    pub retried: u64,
+    /// Times a coordinator took the run over from one that died or stepped
+    /// down (restarted, deposed, or a standby taking the lead).
+    #[serde(default)]
+    pub resumed: u32,
 }
 
 impl RunReport {

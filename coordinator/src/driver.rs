@@ -38,6 +38,9 @@ pub struct Limits {
     pub stall: Duration,
     /// The queue or store unreachable for this long: the run fails.
     pub outage: Duration,
+    /// A pause before the outputs are committed (zero; fault drills set it
+    /// to aim at the write phase, which otherwise lasts a fraction of a second).
+    pub write_pause: Duration,
 }
 
 impl Default for Limits {
@@ -45,6 +48,7 @@ impl Default for Limits {
         Limits {
             stall: Duration::from_secs(15 * 60),
             outage: Duration::from_secs(120),
+            write_pause: Duration::ZERO,
         }
     }
 }
@@ -142,6 +146,7 @@ impl<'a> Driver<'a> {
                 .or_default() += 1;
             self.published_at.insert(*job, self.clock);
         }
+        self.progress.recovery(&self.recovery);
         let envelopes = jobs
             .into_iter()
             .map(|job| JobEnvelope::new(self.run(), self.epoch, job))

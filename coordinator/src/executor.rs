@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use rapport_backend::layout::{context_path, run_prefix};
+use rapport_backend::layout::{context_path, run_prefix, REDELIVERIES, RETRIES};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
 use rapport_common::report::{Recovery, RunReport};
@@ -33,6 +33,10 @@ pub trait ProgressSink: Send + Sync {
     fn phase_started(&self, phase: Phase, total: u64);
     /// `done` jobs of the current phase are done.
     fn jobs_done(&self, done: u64);
+    /// The phases are done; the outputs are being assembled and committed.
+    fn writing(&self) {}
+    /// What the run redid so far to heal faults.
+    fn recovery(&self, _recovery: &Recovery) {}
 }
 
 /// Progress nobody watches.
@@ -106,6 +110,8 @@ pub struct RunSpec<'a> {
     pub out: &'a Path,
     /// `embedded` or `cluster`, for the report.
     pub mode: &'a str,
+    /// Times coordinators took the run over before this one (for the report).
+    pub resumed: u32,
 }
 
 /// Runs every phase of the run not yet done, then writes the outputs.
@@ -150,8 +156,11 @@ pub async fn execute_run_with(
             Some(epoch) => epoch,
             None => backends.store.new_epoch(run).await?,
         };
-        let driver = Driver::new(backends, spec.ctx, epoch, progress, cancel, limits);
-        match drive(driver, spec, restarts).await {
+        let mut driver = Driver::new(backends, spec.ctx, epoch, progress, cancel, limits);
+        driver.recovery.restarts = restarts;
+        driver.recovery.resumed = spec.resumed;
+        progress.recovery(&driver.recovery);
+        match drive(driver, spec).await {
             Err(ExecuteError::StateLost) if restarts < MAX_RESTARTS => {
                 restarts += 1;
                 warn!(
@@ -169,11 +178,7 @@ pub async fn execute_run_with(
     }
 }
 
-async fn drive(
-    mut driver: Driver<'_>,
-    spec: RunSpec<'_>,
-    restarts: u32,
-) -> Result<RunOutcome, ExecuteError> {
+async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, ExecuteError> {
     let started = Instant::now();
     let run = spec.ctx.run_id.as_str();
     let mut phase_seconds = BTreeMap::new();
@@ -192,6 +197,7 @@ async fn drive(
         );
     }
     let t0 = Instant::now();
+    driver.progress.writing();
     let outputs = loop {
         match assemble(driver.backends, spec.tenant, spec.ctx, spec.mode).await {
             Ok(outputs) => break outputs,
@@ -201,6 +207,17 @@ async fn drive(
             Err(e) => return Err(e.into()),
         }
     };
+    if !driver.limits.write_pause.is_zero() {
+        tokio::select! {
+            _ = driver.cancel.cancelled() => return Err(ExecuteError::Cancelled),
+            _ = tokio::time::sleep(driver.limits.write_pause) => {}
+        }
+    }
+    let store = &driver.backends.store;
+    let (redelivered, retried) = (
+        store.attempts(run, REDELIVERIES).await?,
+        store.attempts(run, RETRIES).await?,
+    );
     // Outputs assembled from another epoch's state would not be this run's.
     if driver.backends.store.epoch(run).await? != Some(driver.epoch) {
         return Err(ExecuteError::StateLost);
@@ -211,7 +228,8 @@ async fn drive(
     report.jobs = jobs;
     report.total_seconds = started.elapsed().as_secs_f64();
     report.recovery = Recovery {
-        restarts,
+        redelivered: u64::from(redelivered),
+        retried: u64::from(retried),
         ..driver.recovery
     };
     commit(spec.out, outputs.files, &report).await?;

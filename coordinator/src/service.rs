@@ -19,10 +19,11 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rapport_backend::layout::context_path;
+use rapport_backend::layout::{context_path, REDELIVERIES, RETRIES};
 use rapport_backend::lease::{Lease, LEASE_TTL};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
+use rapport_common::report::Recovery;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -322,6 +323,8 @@ impl Coordinator {
             token.cancel();
         }
         let resumed = record.status == RunStatus::Running;
+        // Taken over from a coordinator that died or stepped down.
+        let takeovers = record.recovery.as_ref().map_or(0, |r| r.resumed) + u32::from(resumed);
         record.status = RunStatus::Running;
         record
             .started_at
@@ -333,16 +336,13 @@ impl Coordinator {
         let progress = Arc::new(SharedProgress::default());
         let flusher = self.spawn_flusher(record.clone(), progress.clone());
         let result = self
-            .execute_phases(&record, progress.as_ref(), &token)
+            .execute_phases(&record, takeovers, progress.as_ref(), &token)
             .await;
         flusher.abort();
         *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
 
         let mut record = self.get(&run).await.unwrap_or(record);
-        let (phase, done, total) = progress.snapshot();
-        record.phase = phase.map(|p| p.name().to_owned());
-        record.jobs_done = done;
-        record.jobs_total = total;
+        progress.snapshot().apply_to(&mut record);
         let deposed = matches!(
             result,
             Err(ExecuteError::Backend(BackendError::Fenced))
@@ -394,6 +394,7 @@ impl Coordinator {
     async fn execute_phases(
         &self,
         record: &RunRecord,
+        resumed: u32,
         progress: &dyn ProgressSink,
         token: &CancellationToken,
     ) -> Result<crate::executor::RunOutcome, ExecuteError> {
@@ -424,6 +425,7 @@ impl Coordinator {
             ctx: &ctx,
             out: std::path::Path::new(&record.out),
             mode: &self.mode,
+            resumed,
         };
         execute_run_with(&self.exec, spec, progress, token, self.options.limits).await
     }
@@ -433,15 +435,26 @@ impl Coordinator {
         record: RunRecord,
         progress: Arc<SharedProgress>,
     ) -> tokio::task::JoinHandle<()> {
-        let registry = self.exec.registry.clone();
+        let (registry, store) = (self.exec.registry.clone(), self.exec.store.clone());
         tokio::spawn(async move {
             let mut record = record;
             loop {
-                tokio::time::sleep(PROGRESS_FLUSH).await;
-                let (phase, done, total) = progress.snapshot();
-                record.phase = phase.map(|p| p.name().to_owned());
-                record.jobs_done = done;
-                record.jobs_total = total;
+                // A new phase is shown at once, progress twice a second.
+                tokio::select! {
+                    _ = tokio::time::sleep(PROGRESS_FLUSH) => {}
+                    _ = progress.phase_changed.notified() => {}
+                }
+                progress.snapshot().apply_to(&mut record);
+                // The workers' counts, as the run's report will give them.
+                if let Some(recovery) = record.recovery.as_mut() {
+                    let run = record.run_id.as_str();
+                    if let Ok(n) = store.attempts(run, REDELIVERIES).await {
+                        recovery.redelivered = u64::from(n);
+                    }
+                    if let Ok(n) = store.attempts(run, RETRIES).await {
+                        recovery.retried = u64::from(n);
+                    }
+                }
                 let json = serde_json::to_string(&record).expect("a run record always serialises");
                 if let Err(e) = registry
                     .put_run(&record.run_id, record.created_ms, json)
@@ -457,21 +470,56 @@ impl Coordinator {
 /// Progress shared between the executor and the flusher.
 #[derive(Default)]
 struct SharedProgress {
-    state: Mutex<(Option<Phase>, u64, u64)>,
+    state: Mutex<Snapshot>,
+    phase_changed: Notify,
+}
+
+/// What the run's record shows while it runs.
+#[derive(Clone, Default)]
+struct Snapshot {
+    phase: Option<&'static str>,
+    done: u64,
+    total: u64,
+    recovery: Option<Recovery>,
+}
+
+impl Snapshot {
+    fn apply_to(self, record: &mut RunRecord) {
+        record.phase = self.phase.map(str::to_owned);
+        record.jobs_done = self.done;
+        record.jobs_total = self.total;
+        if self.recovery.is_some() {
+            record.recovery = self.recovery;
+        }
+    }
 }
 
 impl SharedProgress {
-    fn snapshot(&self) -> (Option<Phase>, u64, u64) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    fn snapshot(&self) -> Snapshot {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Snapshot)) {
+        f(&mut self.state.lock().unwrap_or_else(|p| p.into_inner()));
     }
 }
 
 impl ProgressSink for SharedProgress {
     fn phase_started(&self, phase: Phase, total: u64) {
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = (Some(phase), 0, total);
+        self.update(|s| (s.phase, s.done, s.total) = (Some(phase.name()), 0, total));
+        self.phase_changed.notify_one();
     }
 
     fn jobs_done(&self, done: u64) {
-        self.state.lock().unwrap_or_else(|p| p.into_inner()).1 = done;
+        self.update(|s| s.done = done);
+    }
+
+    fn writing(&self) {
+        self.update(|s| (s.phase, s.done, s.total) = (Some("write"), 0, 0));
+        self.phase_changed.notify_one();
+    }
+
+    fn recovery(&self, recovery: &Recovery) {
+        self.update(|s| s.recovery = Some(recovery.clone()));
     }
 }

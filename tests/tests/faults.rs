@@ -193,16 +193,23 @@ both_backends!(
     a_damaged_handoff_is_recomputed_and_the_bytes_are_those_of_a_clean_run,
     |kind| async move {
         let (b, _dir, config, clean) = setup(kind).await;
-        // Each phase's input: staged copies (aggregate), originals (replies),
-        // rows (score), scored lines (the writer).
-        for (marker, how) in [
-            ("/ingest/", Damage::Delete),
-            ("/ingest/", Damage::Truncate),
-            ("/originals/", Damage::Replace),
-            ("/rows/", Damage::Truncate),
-            ("/csv/", Damage::Delete),
-            ("/csv/", Damage::Replace),
-        ] {
+        // Each phase's staged input, deleted, truncated or replaced:
+        // staged copies (aggregate), originals and reply probes (replies),
+        // rows (score), scored lines and rejects (the writer). Reduce
+        // reads only the store.
+        let markers = [
+            "/ingest/",
+            "/originals/",
+            "/probes/",
+            "/rows/",
+            "/csv/",
+            "/rejects/",
+        ];
+        let damages = [Damage::Delete, Damage::Truncate, Damage::Replace];
+        for (marker, how) in markers
+            .into_iter()
+            .flat_map(|m| damages.into_iter().map(move |d| (m, d)))
+        {
             let (backends, staging) = faulty(&b, marker, false, Fault::Blob(how), None);
             let out = tempfile::tempdir().expect("out");
             let report = run_on(&backends, &config, out.path(), options())
@@ -308,6 +315,7 @@ both_backends!(
             ctx: &ctx,
             out: out.path(),
             mode: "test",
+            resumed: 0,
         };
         let workers = |backends: Backends, delay_ms| {
             let stop = CancellationToken::new();
@@ -400,6 +408,38 @@ both_backends!(
         assert!(message.contains("reduce-0000"), "{message}");
         assert!(message.contains("No space left"), "{message}");
         assert!(message.contains("after 5 attempts"), "{message}");
+    }
+);
+
+both_backends!(
+    a_volume_full_for_a_while_is_retried_and_counted_in_the_report,
+    |kind| async move {
+        let (b, _dir, config, clean) = setup(kind).await;
+        let mut full = b.backends.clone();
+        // The first two writes of rows fail (a full volume), then space is freed.
+        let failures = Arc::new(AtomicU32::new(0));
+        let seen = failures.clone();
+        full.staging = Arc::new(InterceptedStaging {
+            inner: b.backends.staging.clone(),
+            on_get: Box::new(|_, bytes| bytes),
+            on_put: Box::new(move |path| {
+                if path.contains("/rows/") && seen.fetch_add(1, Ordering::SeqCst) < 2 {
+                    return Err(BackendError::Store(format!(
+                        "failed to write staging blob {path}: No space left on device"
+                    )));
+                }
+                Ok(())
+            }),
+        });
+        let out = tempfile::tempdir().expect("out");
+        let report = run_on(&full, &config, out.path(), options())
+            .await
+            .expect("healed");
+        assert_same_outputs(clean.path(), out.path());
+        assert!(failures.load(Ordering::SeqCst) > 2, "the fault never fired");
+        // Each failed job was handed back and delivered again.
+        assert_eq!(report.recovery.retried, 2, "{:?}", report.recovery);
+        assert_eq!(report.recovery.redelivered, 2, "{:?}", report.recovery);
     }
 );
 

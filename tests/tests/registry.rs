@@ -1,7 +1,8 @@
 //! The coordinator as a service, on both backends: an undecodable run
 //! record is skipped, never blocking the others; a cancel reaches a run
 //! whichever coordinator takes it; retention removes ended runs' records,
-//! and the janitor what ended or unknown runs left in staging.
+//! and the janitor what ended or unknown runs left in staging; a leader
+//! that lost its lease writes nothing.
 
 use std::time::{Duration, Instant};
 
@@ -56,6 +57,8 @@ both_backends!(
         let workers = tokio::spawn(run_worker(b.backends.clone(), options, shutdown.clone()));
 
         // A run cancelled through another coordinator of the namespace.
+        // (Runs are listed newest first by creation, to the millisecond.)
+        tokio::time::sleep(Duration::from_millis(5)).await;
         let running = c
             .submit(config.clone(), out.path().to_owned(), None)
             .await
@@ -144,3 +147,66 @@ both_backends!(
         assert_eq!(kept, std::slice::from_ref(&good.run_id));
     }
 );
+
+/// Two coordinators on one namespace (Redis only: the lease is the
+/// cluster's): one takes the lease, the other stands by and cannot write.
+/// When the leader's lease is lost (expired while it was paused or cut
+/// off), the standby takes it with a newer token; the old leader, still
+/// believing it leads, has every state write refused by the fence, and
+/// learns at its next renewal that it no longer leads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_that_lost_its_lease_writes_nothing() {
+    use rapport_backend::redis_store::RedisStore;
+    use rapport_backend::{BackendError, PartialStore};
+
+    let ns = unique_namespace("fence");
+    let settings = cluster_settings(&ns, std::path::Path::new("/nonexistent"));
+    let connect = || RedisStore::connect(&settings.redis_url, &ns);
+    let (a, b) = (
+        connect().await.expect("redis"),
+        connect().await.expect("redis"),
+    );
+    let (lease_a, lease_b) = (a.lease("a".to_owned()), b.lease("b".to_owned()));
+    let (fenced_a, fenced_b) = (a.fenced(&lease_a), b.fenced(&lease_b));
+
+    let first = lease_a.hold().await.expect("hold").expect("a leads");
+    assert_eq!(lease_b.hold().await.expect("hold"), None, "b stands by");
+    fenced_a.new_epoch("run").await.expect("the leader writes");
+    assert!(matches!(
+        fenced_b.new_epoch("run").await,
+        Err(BackendError::Fenced)
+    ));
+
+    // The lease expires under the leader (deleted here, as its expiry would).
+    let client = redis::Client::open(settings.redis_url.as_str()).expect("a Redis URL");
+    let mut raw = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("redis");
+    let deleted: i64 = redis::cmd("DEL")
+        .arg(format!("{ns}:leader"))
+        .query_async(&mut raw)
+        .await
+        .expect("DEL");
+    assert_eq!(deleted, 1, "the lease was there");
+    let second = lease_b.hold().await.expect("hold").expect("b leads");
+    assert!(second > first, "a new token: {second} after {first}");
+    let epoch = fenced_b
+        .new_epoch("run")
+        .await
+        .expect("the new leader writes");
+    for refused in [
+        fenced_a.new_epoch("run").await.map(|_| ()),
+        fenced_a.delete_run("run").await,
+    ] {
+        assert!(matches!(refused, Err(BackendError::Fenced)), "{refused:?}");
+    }
+    assert_eq!(
+        b.epoch("run").await.expect("epoch"),
+        Some(epoch),
+        "untouched"
+    );
+    assert_eq!(lease_a.hold().await.expect("hold"), None, "a stands by now");
+
+    a.delete_namespace().await.expect("clean up");
+}

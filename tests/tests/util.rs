@@ -170,6 +170,7 @@ pub async fn run_on(
         ctx: &ctx,
         out,
         mode: "test",
+        resumed: 0,
     };
     run_with_local_workers(backends, spec, workers, &NoProgress, &cancel)
         .await

@@ -16,6 +16,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use rapport_backend::layout::{REDELIVERIES, RETRIES};
 use rapport_backend::{Backends, Delivery, JobFailure, Stored};
 use rapport_common::plan::{EnvelopeError, JobEnvelope};
 use tokio_util::sync::CancellationToken;
@@ -103,11 +104,15 @@ async fn handle(
     options: &WorkerOptions,
     delivery: Delivery,
 ) {
-    let Delivery { envelope, acker } = delivery;
+    let Delivery {
+        envelope,
+        redelivered,
+        acker,
+    } = delivery;
     match envelope {
         Ok(envelope) => {
             let span = info_span!("job", run_id = %envelope.run_id, job_id = %envelope.job.id());
-            let requeue = handle_job(backends, cache, options, envelope)
+            let requeue = handle_job(backends, cache, options, envelope, redelivered)
                 .instrument(span)
                 .await;
             settle(acker, requeue).await;
@@ -144,6 +149,7 @@ async fn handle_job(
     cache: &ContextCache,
     options: &WorkerOptions,
     envelope: JobEnvelope,
+    redelivered: bool,
 ) -> Option<bool> {
     let (run, job, epoch) = (envelope.run_id.as_str(), envelope.job, envelope.epoch);
     match backends.registry.is_cancelled(run).await {
@@ -165,6 +171,12 @@ async fn handle_job(
             warn!(error = %e, "cannot read the run's epoch; handing the job back");
             tokio::time::sleep(backoff(1)).await;
             return Some(true);
+        }
+    }
+    if redelivered {
+        // Counted for the run's recovery report: the drills read it.
+        if let Err(e) = backends.store.count_attempt(run, REDELIVERIES).await {
+            warn!(error = %e, "cannot count a redelivery");
         }
     }
     if backends.store.is_done(run, job).await.unwrap_or(false) {
@@ -215,6 +227,9 @@ async fn handle_job(
         }
         Err(JobError::Retryable(e)) if attempt < MAX_ATTEMPTS => {
             warn!(error = %e, attempt, "job failed; handing it back");
+            if let Err(e) = backends.store.count_attempt(run, RETRIES).await {
+                warn!(error = %e, "cannot count a retry");
+            }
             tokio::time::sleep(backoff(attempt)).await;
             Some(true)
         }

@@ -41,6 +41,9 @@ pub struct Cluster {
     pub job_delay_ms: u64,
     /// Where workers pause: `before` a job or `after-store`.
     pub job_delay_at: &'static str,
+    /// Coordinators pause this long before committing outputs (aims a
+    /// fault at the write phase).
+    pub write_delay_ms: u64,
     /// With a folder, the coordinator and workers log at `trace` into files there.
     pub log_dir: Option<tempfile::TempDir>,
 }
@@ -72,6 +75,7 @@ impl Cluster {
             staging_dir: None,
             job_delay_ms: 0,
             job_delay_at: "before",
+            write_delay_ms: 0,
             log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
         }
     }
@@ -148,6 +152,7 @@ impl Cluster {
         let child = self
             .command(&["coordinator"])
             .env("RAPPORT_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RAPPORT_WRITE_DELAY_MS", self.write_delay_ms.to_string())
             .env("RAPPORT_LOG", self.log_level())
             .stdout(Stdio::null())
             .stderr(self.stderr_for("coordinator"))
@@ -196,11 +201,13 @@ impl Cluster {
         cluster
     }
 
-    /// Slow workers, against the Redis at `redis_url`.
+    /// Slow workers against the Redis at `redis_url`, and a coordinator
+    /// that pauses 3 s before committing outputs.
     pub fn slow_on_redis(workers: usize, job_delay_ms: u64, redis_url: &str) -> Cluster {
         let mut cluster = Cluster::unstarted(false);
         cluster.redis_url = redis_url.to_owned();
         cluster.job_delay_ms = job_delay_ms;
+        cluster.write_delay_ms = 3000;
         cluster.start_coordinator();
         for _ in 0..workers {
             cluster.add_worker();
@@ -222,9 +229,20 @@ impl Cluster {
     /// Workers that pause between storing a job's effects and acking it,
     /// so a kill lands between the two.
     pub fn slow_after_store(workers: usize, job_delay_ms: u64) -> Cluster {
-        let mut cluster = Cluster::start(0);
+        Cluster::drill(workers, job_delay_ms, "after-store")
+    }
+
+    /// A cluster for aiming faults at a phase: `workers` workers that pause
+    /// `job_delay_ms` at `at` (`before` a job, or `after-store`: between
+    /// storing its effects and acking it), and a coordinator that pauses
+    /// 3 s before committing the outputs, so a fault can land in the
+    /// write phase too.
+    pub fn drill(workers: usize, job_delay_ms: u64, at: &'static str) -> Cluster {
+        let mut cluster = Cluster::unstarted(false);
         cluster.job_delay_ms = job_delay_ms;
-        cluster.job_delay_at = "after-store";
+        cluster.job_delay_at = at;
+        cluster.write_delay_ms = 3000;
+        cluster.start_coordinator();
         for _ in 0..workers {
             cluster.add_worker();
         }
@@ -305,7 +323,7 @@ impl Cluster {
     pub fn wait_for(
         &self,
         run: &str,
-        what: impl Fn(&serde_json::Value) -> bool,
+        mut what: impl FnMut(&serde_json::Value) -> bool,
         secs: u64,
     ) -> serde_json::Value {
         let deadline = Instant::now() + Duration::from_secs(secs);
@@ -365,6 +383,133 @@ impl Drop for Cluster {
             });
         })
         .join();
+    }
+}
+
+/// The phases of a run in order, as its status names them.
+pub const PHASES: [&str; 6] = ["ingest", "aggregate", "replies", "reduce", "score", "write"];
+
+/// True when the run's status is at `phase` or past it.
+pub fn reached(s: &serde_json::Value, phase: &str) -> bool {
+    let at = |p: &str| PHASES.iter().position(|q| *q == p);
+    s["status"] != "queued"
+        && s["phase"]
+            .as_str()
+            .and_then(at)
+            .zip(at(phase))
+            .is_some_and(|(now, wanted)| now >= wanted)
+}
+
+/// A fault injected now, timed: how long until the run's status shows the
+/// cluster noticed it (detect), and until the run ended (finish). The
+/// times are printed and, with `RAPPORT_DRILL_LOG` set, appended to that
+/// file (`RELIABILITY.md` records them); no test asserts a duration.
+pub struct Drill {
+    cell: String,
+    at: Instant,
+    /// When the cluster was first seen to notice the fault.
+    seen: std::cell::Cell<Option<Duration>>,
+}
+
+impl Drill {
+    pub fn start(cell: impl Into<String>) -> Drill {
+        Drill {
+            cell: cell.into(),
+            at: Instant::now(),
+            seen: std::cell::Cell::new(None),
+        }
+    }
+
+    /// Watches the run for `how_long` while the fault lasts, noting when
+    /// `detected` first holds of its status.
+    pub fn during(
+        &self,
+        cluster: &Cluster,
+        run: &str,
+        how_long: Duration,
+        detected: impl Fn(&serde_json::Value) -> bool,
+    ) {
+        let until = Instant::now() + how_long;
+        while Instant::now() < until {
+            if self.seen.get().is_none() && cluster.try_status(run).is_some_and(|s| detected(&s)) {
+                self.seen.set(Some(self.at.elapsed()));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Time since the fault.
+    pub fn elapsed(&self) -> Duration {
+        self.at.elapsed()
+    }
+
+    /// Polls the run until it ends (at most `secs`); asserts that
+    /// `detected` held of its status at some point (the fault happened
+    /// and was seen), and returns the last status.
+    pub fn watch(
+        &self,
+        cluster: &Cluster,
+        run: &str,
+        secs: u64,
+        detected: impl Fn(&serde_json::Value) -> bool,
+    ) -> serde_json::Value {
+        self.timed(cluster, run, secs, Some(&detected))
+    }
+
+    /// Polls the run until it ends, for a fault the cluster rides out
+    /// without anything to detect (a link down for less than the heartbeat
+    /// timeout).
+    pub fn ride_out(&self, cluster: &Cluster, run: &str, secs: u64) -> serde_json::Value {
+        self.timed(cluster, run, secs, None)
+    }
+
+    fn timed(
+        &self,
+        cluster: &Cluster,
+        run: &str,
+        secs: u64,
+        detected: Option<&dyn Fn(&serde_json::Value) -> bool>,
+    ) -> serde_json::Value {
+        let ended = cluster.wait_for(
+            run,
+            |s| {
+                if self.seen.get().is_none() && detected.is_some_and(|d| d(s)) {
+                    self.seen.set(Some(self.at.elapsed()));
+                }
+                s["status"] != "running" && s["status"] != "queued"
+            },
+            secs,
+        );
+        let finish = self.at.elapsed();
+        let detect = match (detected, self.seen.get()) {
+            (None, _) => "nothing to detect".to_owned(),
+            (Some(_), Some(t)) => format!("detected {:.1} s", t.as_secs_f64()),
+            (Some(_), None) => panic!("{}: never detected: {ended}", self.cell),
+        };
+        let line = format!(
+            "drill | {} | {detect} | ended {:.1} s | {}\n",
+            self.cell,
+            finish.as_secs_f64(),
+            ended["status"]
+        );
+        eprint!("{line}");
+        if let Ok(path) = std::env::var("RAPPORT_DRILL_LOG") {
+            use std::io::Write;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path);
+            let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
+        }
+        ended
+    }
+}
+
+/// The run's recovery counter `what` in a status (0 when absent).
+pub fn recovered(s: &serde_json::Value, what: &str) -> u64 {
+    match &s["recovery"][what] {
+        serde_json::Value::Array(a) => a.len() as u64,
+        v => v.as_u64().unwrap_or(0),
     }
 }
 

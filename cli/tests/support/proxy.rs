@@ -6,7 +6,7 @@
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A proxy from a port of its own to `127.0.0.1:{target}`.
@@ -14,6 +14,9 @@ pub struct StallingProxy {
     /// The port it listens on.
     pub port: u16,
     stalled: Arc<AtomicBool>,
+    /// The local ports of its connections to the target: how the target
+    /// names them (RabbitMQ's channel names start with them).
+    upstream: Arc<Mutex<Vec<u16>>>,
 }
 
 fn pump(mut from: TcpStream, mut to: TcpStream, stalled: Arc<AtomicBool>) {
@@ -48,11 +51,19 @@ impl StallingProxy {
         let port = listener.local_addr().expect("addr").port();
         let stalled = Arc::new(AtomicBool::new(false));
         let flag = stalled.clone();
+        let upstream = Arc::new(Mutex::new(Vec::new()));
+        let ports = upstream.clone();
         std::thread::spawn(move || {
             for client in listener.incoming().flatten() {
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
+                if let Ok(addr) = server.local_addr() {
+                    ports
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(addr.port());
+                }
                 let (c2, s2) = match (client.try_clone(), server.try_clone()) {
                     (Ok(c), Ok(s)) => (c, s),
                     _ => continue,
@@ -62,7 +73,19 @@ impl StallingProxy {
                 std::thread::spawn(move || pump(s2, c2, f2));
             }
         });
-        StallingProxy { port, stalled }
+        StallingProxy {
+            port,
+            stalled,
+            upstream,
+        }
+    }
+
+    /// The local ports of every connection it opened to the target.
+    pub fn upstream_ports(&self) -> Vec<u16> {
+        self.upstream
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Stops (`true`) or resumes (`false`) forwarding.
