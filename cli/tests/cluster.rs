@@ -337,14 +337,7 @@ fn invalid_submit_is_refused_with_exit_2_and_sigterm_stops_processes_cleanly() {
         .chain(cluster.coordinator.as_mut())
     {
         Cluster::signal(child, "TERM");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        let status = loop {
-            if let Some(s) = child.try_wait().expect("wait") {
-                break s;
-            }
-            assert!(Instant::now() < deadline, "process did not stop on SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
+        let status = Cluster::exit_status(child, 15);
         assert!(status.success(), "{status}");
     }
 }
@@ -371,17 +364,7 @@ fn a_worker_sigtermed_mid_job_finishes_it_and_exits_cleanly() {
     );
     let mut worker = cluster.workers.remove(0);
     Cluster::signal(&worker, "TERM");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let status = loop {
-        if let Some(s) = worker.try_wait().expect("wait") {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the worker did not stop on SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = Cluster::exit_status(&mut worker, 60);
     assert!(status.success(), "{status}");
     let s = cluster.wait_until_ended(&run, 300);
     assert_eq!(s["status"], "succeeded", "{s}");

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use rapport_backend::layout::{context_path, run_prefix, REDELIVERIES, RETRIES};
-use rapport_backend::{BackendError, Backends};
+use rapport_backend::{BackendError, Backends, PartialStore};
 use rapport_common::plan::{Phase, RunContext};
 use rapport_common::report::{Recovery, RunReport};
 use tokio_util::sync::CancellationToken;
@@ -213,11 +213,8 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
             _ = tokio::time::sleep(driver.limits.write_pause) => {}
         }
     }
-    let store = &driver.backends.store;
-    let (redelivered, retried) = (
-        store.attempts(run, REDELIVERIES).await?,
-        store.attempts(run, RETRIES).await?,
-    );
+    let mut recovery = driver.recovery.clone();
+    add_worker_counts(driver.backends.store.as_ref(), run, &mut recovery).await?;
     // Outputs assembled from another epoch's state would not be this run's.
     if driver.backends.store.epoch(run).await? != Some(driver.epoch) {
         return Err(ExecuteError::StateLost);
@@ -227,13 +224,21 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
     report.phase_seconds = phase_seconds;
     report.jobs = jobs;
     report.total_seconds = started.elapsed().as_secs_f64();
-    report.recovery = Recovery {
-        redelivered: u64::from(redelivered),
-        retried: u64::from(retried),
-        ..driver.recovery
-    };
+    report.recovery = recovery;
     commit(spec.out, outputs.files, &report).await?;
     Ok(RunOutcome { report })
+}
+
+/// Puts the workers' counts of the run (redelivered and retried jobs) into
+/// `recovery`.
+pub(crate) async fn add_worker_counts(
+    store: &dyn PartialStore,
+    run: &str,
+    recovery: &mut Recovery,
+) -> Result<(), BackendError> {
+    recovery.redelivered = u64::from(store.attempts(run, REDELIVERIES).await?);
+    recovery.retried = u64::from(store.attempts(run, RETRIES).await?);
+    Ok(())
 }
 
 /// Removes a run's intermediate data (best effort: a finished run's data

@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rapport_backend::layout::{context_path, REDELIVERIES, RETRIES};
+use rapport_backend::layout::context_path;
 use rapport_backend::lease::{Lease, LEASE_TTL};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
@@ -32,7 +32,9 @@ use crate::driver::Limits;
 
 pub mod housekeeping;
 pub mod leadership;
-use crate::executor::{cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec};
+use crate::executor::{
+    add_worker_counts, cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec,
+};
 use crate::planner::{new_run_id, plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
 use crate::tenant_loader::{load_tenant, LoadError};
@@ -447,12 +449,10 @@ impl Coordinator {
                 progress.snapshot().apply_to(&mut record);
                 // The workers' counts, as the run's report will give them.
                 if let Some(recovery) = record.recovery.as_mut() {
-                    let run = record.run_id.as_str();
-                    if let Ok(n) = store.attempts(run, REDELIVERIES).await {
-                        recovery.redelivered = u64::from(n);
-                    }
-                    if let Ok(n) = store.attempts(run, RETRIES).await {
-                        recovery.retried = u64::from(n);
+                    if let Err(e) =
+                        add_worker_counts(store.as_ref(), &record.run_id, recovery).await
+                    {
+                        warn!(run_id = %record.run_id, error = %e, "cannot read the workers' counts");
                     }
                 }
                 let json = serde_json::to_string(&record).expect("a run record always serialises");

@@ -349,6 +349,21 @@ impl Cluster {
         )
     }
 
+    /// Waits (at most `secs`) for a signalled process to exit; its status.
+    pub fn exit_status(child: &mut Child, secs: u64) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(s) = child.try_wait().expect("wait") {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "process did not stop on its signal"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     pub fn signal(child: &Child, signal: &str) {
         Command::new("kill")
             .args(["-s", signal, &child.id().to_string()])
