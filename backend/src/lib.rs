@@ -11,8 +11,10 @@
 //! - [`layout`] — where a run's data lives, its codec, and who feeds whom.
 //! - [`handoff`] — checked hand-offs: blobs read against their producer's ref.
 //! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
+//! - [`data_roots`] — where inputs may be read and outputs written.
 //! - [`error`] — [`BackendError`].
 
+pub mod data_roots;
 pub mod error;
 pub mod handoff;
 pub mod layout;
@@ -27,6 +29,7 @@ pub mod registry;
 pub mod staging;
 pub mod store;
 
+pub use data_roots::DataRoots;
 pub use error::BackendError;
 pub use queue::{Delivery, JobQueue};
 pub use registry::RunRegistry;
@@ -46,6 +49,8 @@ pub struct Backends {
     pub staging: Arc<dyn Staging>,
     /// Run records.
     pub registry: Arc<dyn RunRegistry>,
+    /// Where inputs may be read and outputs written.
+    pub data_roots: Arc<DataRoots>,
 }
 
 impl Backends {
@@ -60,6 +65,7 @@ impl Backends {
             store: store.clone(),
             staging: Arc::new(object_staging::ObjectStaging::local(staging_dir)?),
             registry: store,
+            data_roots: Arc::new(DataRoots::unrestricted()),
         })
     }
 
@@ -79,6 +85,7 @@ impl Backends {
             store: store.clone(),
             staging: Arc::new(object_staging::ObjectStaging::open(&settings.staging)?),
             registry: store,
+            data_roots: Arc::new(settings.data_roots.clone()),
         })
     }
 }
@@ -131,4 +138,6 @@ pub struct ClusterSettings {
     pub staging: String,
     /// Deliveries a consumer holds unacked.
     pub prefetch: u16,
+    /// Where inputs may be read and outputs written.
+    pub data_roots: DataRoots,
 }

@@ -4,10 +4,18 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::settings::Given;
+
 /// Account engagement from email and meeting metadata.
 #[derive(Debug, Parser)]
 #[command(name = "rapport", version, about)]
 pub struct Cli {
+    /// Settings file (rapport.toml); variables and flags override it.
+    #[arg(long, global = true, env = "RAPPORT_SETTINGS", value_name = "FILE")]
+    pub settings: Option<PathBuf>,
+    /// Log format on standard error: text or json [default: text].
+    #[arg(long, global = true, env = "RAPPORT_LOG_FORMAT")]
+    pub log_format: Option<String>,
     /// The subcommand.
     #[command(subcommand)]
     pub command: Command,
@@ -38,64 +46,93 @@ pub enum Command {
     Runs(ClientArgs),
 }
 
-/// Where the cluster's servers are (flags, then environment, then defaults).
+/// Where the cluster's servers are. Every setting of this and the structs
+/// below is optional here: unset, it comes from the settings file, else its
+/// default (`crate::settings`).
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// RabbitMQ URL.
+    /// RabbitMQ URL [default: amqp://guest:guest@127.0.0.1:5672/%2f].
+    #[arg(long, env = "RAPPORT_AMQP_URL")]
+    pub amqp_url: Option<String>,
+    /// A file holding RabbitMQ's password, put into the URL.
+    #[arg(long, env = "RAPPORT_AMQP_PASSWORD_FILE", value_name = "FILE")]
+    pub amqp_password_file: Option<PathBuf>,
+    /// Redis URL [default: redis://127.0.0.1:6379/].
+    #[arg(long, env = "RAPPORT_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// A file holding Redis's password, put into the URL.
+    #[arg(long, env = "RAPPORT_REDIS_PASSWORD_FILE", value_name = "FILE")]
+    pub redis_password_file: Option<PathBuf>,
+    /// Prefix of every queue, exchange and Redis key [default: rapport].
+    #[arg(long, env = "RAPPORT_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Staging area shared by the coordinator and every worker (a folder)
+    /// [default: rapport-staging].
+    #[arg(long, env = "RAPPORT_STAGING")]
+    pub staging: Option<String>,
+    /// Configs and inputs are read only below these (repeat, or
+    /// `:`-separated in the variable); required off loopback.
     #[arg(
-        long,
-        env = "RAPPORT_AMQP_URL",
-        default_value = "amqp://guest:guest@127.0.0.1:5672/%2f"
+        long = "input-root",
+        env = "RAPPORT_INPUT_ROOTS",
+        value_delimiter = ':',
+        value_name = "DIR"
     )]
-    pub amqp_url: String,
-    /// Redis URL.
-    #[arg(
-        long,
-        env = "RAPPORT_REDIS_URL",
-        default_value = "redis://127.0.0.1:6379/"
-    )]
-    pub redis_url: String,
-    /// Prefix of every queue, exchange and Redis key.
-    #[arg(long, env = "RAPPORT_NAMESPACE", default_value = "rapport")]
-    pub namespace: String,
-    /// Staging area shared by the coordinator and every worker (a folder).
-    #[arg(long, env = "RAPPORT_STAGING", default_value = "rapport-staging")]
-    pub staging: String,
+    pub input_roots: Vec<PathBuf>,
+    /// Outputs are written only below this; required off loopback.
+    #[arg(long, env = "RAPPORT_OUTPUT_ROOT", value_name = "DIR")]
+    pub output_root: Option<PathBuf>,
 }
 
 /// `rapport coordinator`.
 #[derive(Debug, Args)]
 pub struct CoordinatorArgs {
-    /// Servers.
+    /// Servers and data roots.
     #[command(flatten)]
     pub servers: ServerArgs,
-    /// Address of the HTTP API.
-    #[arg(long, env = "RAPPORT_LISTEN", default_value = "127.0.0.1:7070")]
-    pub listen: String,
-    /// A run with no job completing for this many seconds fails.
-    #[arg(long, env = "RAPPORT_STALL_SECONDS", default_value_t = 900)]
-    pub stall_seconds: u64,
+    /// Address of the HTTP API [default: 127.0.0.1:7070].
+    #[arg(long, env = "RAPPORT_LISTEN")]
+    pub listen: Option<String>,
+    /// Tokens file: `ROLE TOKEN` lines, ROLE viewer or operator. Without
+    /// it the coordinator serves only on a loopback address.
+    #[arg(long, env = "RAPPORT_TOKENS_FILE", value_name = "FILE")]
+    pub tokens_file: Option<PathBuf>,
+    /// A run with no job completing for this many seconds fails [default: 900].
+    #[arg(long, env = "RAPPORT_STALL_SECONDS")]
+    pub stall_seconds: Option<u64>,
     /// Pause before the outputs are committed, in milliseconds (failure
     /// drills only: aims a fault at the write phase).
     #[arg(long, env = "RAPPORT_WRITE_DELAY_MS", default_value_t = 0, hide = true)]
     pub write_delay_ms: u64,
-    /// Records of ended runs are kept this many days.
-    #[arg(long, env = "RAPPORT_RETENTION_DAYS", default_value_t = 30)]
-    pub retention_days: u64,
-    /// At most this many ended runs' records are kept.
-    #[arg(long, env = "RAPPORT_RETENTION_RUNS", default_value_t = 1000)]
-    pub retention_runs: usize,
+    /// Records of ended runs are kept this many days [default: 30].
+    #[arg(long, env = "RAPPORT_RETENTION_DAYS")]
+    pub retention_days: Option<u64>,
+    /// At most this many ended runs' records are kept [default: 1000].
+    #[arg(long, env = "RAPPORT_RETENTION_RUNS")]
+    pub retention_runs: Option<usize>,
+    /// The largest tenant.toml or table read, in bytes [default: 268435456].
+    #[arg(long, env = "RAPPORT_MAX_CONFIG_BYTES")]
+    pub max_config_bytes: Option<u64>,
+    /// The most files one activity glob may match [default: 100000].
+    #[arg(long, env = "RAPPORT_MAX_GLOB_MATCHES")]
+    pub max_glob_matches: Option<usize>,
+    /// How long loading a tenant may take, in seconds [default: 10].
+    #[arg(long, env = "RAPPORT_READ_TIMEOUT_SECONDS")]
+    pub read_timeout_seconds: Option<u64>,
 }
 
 /// `rapport worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// Servers.
+    /// Servers and data roots.
     #[command(flatten)]
     pub servers: ServerArgs,
-    /// Jobs run at once.
-    #[arg(long, env = "RAPPORT_CONCURRENCY", default_value_t = 1)]
-    pub concurrency: usize,
+    /// Jobs run at once [default: 1].
+    #[arg(long, env = "RAPPORT_CONCURRENCY")]
+    pub concurrency: Option<usize>,
+    /// Address of the worker's `/metrics` listener (none by default).
+    #[arg(long, env = "RAPPORT_METRICS_LISTEN")]
+    pub metrics_listen: Option<String>,
     /// Pause in each job, in milliseconds (failure drills only).
     #[arg(long, env = "RAPPORT_JOB_DELAY_MS", default_value_t = 0, hide = true)]
     pub job_delay_ms: u64,
@@ -110,16 +147,15 @@ pub struct WorkerArgs {
     pub job_delay_at: String,
 }
 
-/// Where the coordinator's API is.
+/// Where the coordinator's API is, and the token to show it.
 #[derive(Debug, Clone, Args)]
 pub struct ClientArgs {
-    /// The coordinator's URL.
-    #[arg(
-        long,
-        env = "RAPPORT_COORDINATOR",
-        default_value = "http://127.0.0.1:7070"
-    )]
-    pub coordinator: String,
+    /// The coordinator's URL [default: http://127.0.0.1:7070].
+    #[arg(long, env = "RAPPORT_COORDINATOR")]
+    pub coordinator: Option<String>,
+    /// A file holding the bearer token (else the variable RAPPORT_TOKEN).
+    #[arg(long, env = "RAPPORT_TOKEN_FILE", value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `rapport submit`.
@@ -240,4 +276,61 @@ pub struct DemoArgs {
     /// Output folder.
     #[arg(long, default_value = "rapport-demo")]
     pub out: PathBuf,
+}
+
+impl Cli {
+    /// The settings given by a flag or its variable: the settings' top layer.
+    pub fn given(&self) -> Given {
+        let mut g = Given::default();
+        g.put("log_format", self.log_format.clone());
+        match &self.command {
+            Command::Coordinator(a) => {
+                a.servers.add_to(&mut g);
+                g.put("listen", a.listen.clone());
+                g.put("tokens_file", path(&a.tokens_file));
+                g.put("stall_seconds", a.stall_seconds);
+                g.put("retention_days", a.retention_days);
+                g.put("retention_runs", a.retention_runs.map(|n| n as u64));
+                g.put("max_config_bytes", a.max_config_bytes);
+                g.put("max_glob_matches", a.max_glob_matches.map(|n| n as u64));
+                g.put("read_timeout_seconds", a.read_timeout_seconds);
+            }
+            Command::Worker(a) => {
+                a.servers.add_to(&mut g);
+                g.put("concurrency", a.concurrency.map(|n| n as u64));
+                g.put("metrics_listen", a.metrics_listen.clone());
+            }
+            Command::Submit(SubmitArgs { client, .. })
+            | Command::Status(RunIdArgs { client, .. })
+            | Command::Cancel(RunIdArgs { client, .. })
+            | Command::Rerun(RerunArgs { client, .. })
+            | Command::Runs(client) => client.add_to(&mut g),
+            Command::Run(_) | Command::Generate(_) | Command::Demo(_) => {}
+        }
+        g
+    }
+}
+
+fn path(p: &Option<PathBuf>) -> Option<String> {
+    p.as_ref().map(|p| p.display().to_string())
+}
+
+impl ServerArgs {
+    fn add_to(&self, g: &mut Given) {
+        g.put("amqp_url", self.amqp_url.clone());
+        g.put("amqp_password_file", path(&self.amqp_password_file));
+        g.put("redis_url", self.redis_url.clone());
+        g.put("redis_password_file", path(&self.redis_password_file));
+        g.put("namespace", self.namespace.clone());
+        g.put("staging", self.staging.clone());
+        g.put_paths("input_roots", &self.input_roots);
+        g.put("output_root", path(&self.output_root));
+    }
+}
+
+impl ClientArgs {
+    fn add_to(&self, g: &mut Given) {
+        g.put("coordinator", self.coordinator.clone());
+        g.put("token_file", path(&self.token_file));
+    }
 }

@@ -1,7 +1,8 @@
 //! The operator commands: `submit`, `status`, `rerun`, `cancel`, `runs`,
 //! talking to the coordinator's HTTP API. `submit` and `rerun` print the new
 //! run's id alone on standard output; progress and messages go to standard
-//! error.
+//! error. Each request carries the bearer token of `--token-file`, else of
+//! the variable `RAPPORT_TOKEN`.
 
 use std::io::IsTerminal;
 use std::time::Duration;
@@ -12,8 +13,9 @@ use rapport_coordinator::http::{ErrorBody, SubmitRequest};
 use rapport_coordinator::run_record::{RunRecord, RunStatus};
 use reqwest::StatusCode;
 
-use crate::args::{ClientArgs, RerunArgs, RunIdArgs, SubmitArgs};
+use crate::args::{RerunArgs, RunIdArgs, SubmitArgs};
 use crate::exit::CliError;
+use crate::settings::Settings;
 
 /// How often `--wait` asks for progress.
 const WAIT_POLL: Duration = Duration::from_millis(250);
@@ -21,17 +23,32 @@ const WAIT_POLL: Duration = Duration::from_millis(250);
 struct Api {
     base: String,
     http: reqwest::Client,
+    token: Option<String>,
 }
 
 impl Api {
-    fn new(args: &ClientArgs) -> Api {
-        Api {
-            base: args.coordinator.trim_end_matches('/').to_owned(),
+    fn new(settings: &Settings) -> Result<Api, CliError> {
+        let token = match &settings.token_file {
+            Some(file) => Some(
+                std::fs::read_to_string(file)
+                    .map_err(|e| CliError::Usage(format!("{}: {e}", file.display())))?
+                    .trim()
+                    .to_owned(),
+            ),
+            None => std::env::var("RAPPORT_TOKEN").ok(),
+        };
+        Ok(Api {
+            base: settings.coordinator.trim_end_matches('/').to_owned(),
             http: reqwest::Client::new(),
-        }
+            token: token.filter(|t| !t.is_empty()),
+        })
     }
 
     async fn call(&self, request: reqwest::RequestBuilder) -> Result<reqwest::Response, CliError> {
+        let request = match &self.token {
+            Some(token) => request.bearer_auth(token),
+            None => request,
+        };
         let response = request.send().await.map_err(|e| {
             CliError::Failed(anyhow!(
                 "cannot reach the coordinator at {}: {e}",
@@ -48,9 +65,11 @@ impl Api {
             .map(|b| b.error)
             .unwrap_or_else(|_| status.to_string());
         Err(match status {
-            StatusCode::BAD_REQUEST | StatusCode::NOT_FOUND | StatusCode::CONFLICT => {
-                CliError::Usage(message)
-            }
+            StatusCode::BAD_REQUEST
+            | StatusCode::UNAUTHORIZED
+            | StatusCode::FORBIDDEN
+            | StatusCode::NOT_FOUND
+            | StatusCode::CONFLICT => CliError::Usage(message),
             _ => CliError::Failed(anyhow!(message)),
         })
     }
@@ -77,8 +96,8 @@ fn absolute(path: &std::path::Path) -> Result<String, CliError> {
 }
 
 /// `rapport submit`.
-pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
-    let api = Api::new(&args.client);
+pub async fn submit_command(args: SubmitArgs, settings: &Settings) -> Result<(), CliError> {
+    let api = Api::new(settings)?;
     let body = SubmitRequest {
         config: absolute(&args.config)?,
         out: absolute(&args.out)?,
@@ -88,8 +107,8 @@ pub async fn submit_command(args: SubmitArgs) -> Result<(), CliError> {
 }
 
 /// `rapport rerun`.
-pub async fn rerun_command(args: RerunArgs) -> Result<(), CliError> {
-    let api = Api::new(&args.client);
+pub async fn rerun_command(args: RerunArgs, settings: &Settings) -> Result<(), CliError> {
+    let api = Api::new(settings)?;
     let request = api
         .http
         .post(format!("{}/runs/{}/rerun", api.base, args.run_id));
@@ -112,8 +131,8 @@ async fn start_run(
 }
 
 /// `rapport status`.
-pub async fn status_command(args: RunIdArgs) -> Result<(), CliError> {
-    let record = Api::new(&args.client).get(&args.run_id).await?;
+pub async fn status_command(args: RunIdArgs, settings: &Settings) -> Result<(), CliError> {
+    let record = Api::new(settings)?.get(&args.run_id).await?;
     println!(
         "{}",
         serde_json::to_string_pretty(&record).context("record")?
@@ -122,8 +141,8 @@ pub async fn status_command(args: RunIdArgs) -> Result<(), CliError> {
 }
 
 /// `rapport cancel`.
-pub async fn cancel_command(args: RunIdArgs) -> Result<(), CliError> {
-    let api = Api::new(&args.client);
+pub async fn cancel_command(args: RunIdArgs, settings: &Settings) -> Result<(), CliError> {
+    let api = Api::new(settings)?;
     api.call(
         api.http
             .post(format!("{}/runs/{}/cancel", api.base, args.run_id)),
@@ -134,8 +153,8 @@ pub async fn cancel_command(args: RunIdArgs) -> Result<(), CliError> {
 }
 
 /// `rapport runs`.
-pub async fn runs_command(args: ClientArgs) -> Result<(), CliError> {
-    let api = Api::new(&args);
+pub async fn runs_command(settings: &Settings) -> Result<(), CliError> {
+    let api = Api::new(settings)?;
     let r = api.call(api.http.get(format!("{}/runs", api.base))).await?;
     let runs: Vec<RunRecord> = r
         .json()

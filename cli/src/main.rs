@@ -10,25 +10,47 @@ mod demo;
 mod embedded;
 mod exit;
 mod progress;
+mod settings;
+
+use std::io::IsTerminal;
 
 use clap::Parser;
 
 use crate::args::{Cli, Command};
+use crate::settings::Settings;
 
-fn init_tracing() {
+/// Logs on standard error, filtered by `RAPPORT_LOG` (default `warn`):
+/// JSON lines with the span's run and job ids, or text, coloured only on
+/// a terminal.
+fn init_tracing(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("RAPPORT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+        .with_target(false);
+    if format == "json" {
+        logs.json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init();
+    } else {
+        logs.with_ansi(std::io::stderr().is_terminal()).init();
+    }
 }
 
 fn main() {
     let cli = Cli::parse();
     alloc::tune_for(cli.command.name());
-    init_tracing();
+    let settings = match Settings::layered(cli.settings.as_deref(), cli.given()) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rapport: {e}");
+            std::process::exit(2);
+        }
+    };
+    init_tracing(&settings.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,13 +66,13 @@ fn main() {
             Command::Run(a) => embedded::run_command(a).await,
             Command::Generate(a) => demo::generate_command(a),
             Command::Demo(a) => demo::demo_command(a).await,
-            Command::Coordinator(a) => cluster::coordinator_command(a).await,
-            Command::Worker(a) => cluster::worker_command(a).await,
-            Command::Submit(a) => client::submit_command(a).await,
-            Command::Status(a) => client::status_command(a).await,
-            Command::Rerun(a) => client::rerun_command(a).await,
-            Command::Cancel(a) => client::cancel_command(a).await,
-            Command::Runs(a) => client::runs_command(a).await,
+            Command::Coordinator(a) => cluster::coordinator_command(a, &settings).await,
+            Command::Worker(a) => cluster::worker_command(a, &settings).await,
+            Command::Submit(a) => client::submit_command(a, &settings).await,
+            Command::Status(a) => client::status_command(a, &settings).await,
+            Command::Rerun(a) => client::rerun_command(a, &settings).await,
+            Command::Cancel(a) => client::cancel_command(a, &settings).await,
+            Command::Runs(_) => client::runs_command(&settings).await,
         }
     });
     if let Err(e) = result {

@@ -1,19 +1,29 @@
 //! The coordinator's HTTP API for operators: submit, list, status, rerun,
 //! cancel, and health. Bodies are JSON; errors are `{"error": "..."}` with
-//! 400 (invalid tenant), 404 (no such run), 409 (run already ended) or 503.
+//! 400 (invalid tenant), 401 (no valid bearer token), 403 (a role that may
+//! not do this, or a path outside the data roots), 404 (no such run), 409
+//! (run already ended) or 503.
+//!
+//! Reading needs the `viewer` role, changing anything `operator`
+//! ([`crate::access`]); `/healthz`, `/readyz` and `/metrics` are open.
+//! Request bodies are capped at [`MAX_BODY_BYTES`].
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use tracing::info;
 
+use crate::access::{Access, Role, Verdict};
 use crate::run_record::RunRecord;
 use crate::service::{Coordinator, RequestError};
+use crate::tenant_loader::LoadError;
 
 /// `POST /runs` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +44,7 @@ pub struct ErrorBody {
 impl IntoResponse for RequestError {
     fn into_response(self) -> Response {
         let status = match &self {
+            RequestError::Invalid(LoadError::Path(e)) if e.is_forbidden() => StatusCode::FORBIDDEN,
             RequestError::Invalid(_) => StatusCode::BAD_REQUEST,
             RequestError::NotFound(_) => StatusCode::NOT_FOUND,
             RequestError::Finished(_) => StatusCode::CONFLICT,
@@ -49,16 +60,79 @@ impl IntoResponse for RequestError {
     }
 }
 
-/// The API's routes.
-pub fn router(coordinator: Arc<Coordinator>) -> Router {
-    Router::new()
-        .route("/runs", post(submit).get(list))
+/// The largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The API's routes, with `access` deciding who may call them.
+pub fn router(coordinator: Arc<Coordinator>, access: Access) -> Router {
+    let gate = |needed| {
+        from_fn_with_state(
+            Gate {
+                access: access.clone(),
+                needed,
+            },
+            authorize,
+        )
+    };
+    let reads = Router::new()
+        .route("/runs", get(list))
         .route("/runs/{id}", get(status))
+        .route_layer(gate(Role::Viewer));
+    let changes = Router::new()
+        .route("/runs", post(submit))
         .route("/runs/{id}/rerun", post(rerun))
         .route("/runs/{id}/cancel", post(cancel))
+        .route_layer(gate(Role::Operator));
+    Router::new()
+        .merge(reads)
+        .merge(changes)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(coordinator)
+}
+
+/// What a route needs.
+#[derive(Clone)]
+struct Gate {
+    access: Access,
+    needed: Role,
+}
+
+/// Lets the request through when its bearer token's role suffices; 401
+/// or 403 otherwise. The token itself is never logged.
+async fn authorize(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    let refuse = |status, error: String| (status, Json(ErrorBody { error })).into_response();
+    match gate.access.check(header, gate.needed) {
+        Verdict::Allowed(_) => next.run(request).await,
+        Verdict::Unauthenticated => {
+            info!(path = %request.uri().path(), "refused: no valid bearer token");
+            let mut response = refuse(
+                StatusCode::UNAUTHORIZED,
+                "a valid bearer token is needed (Authorization: Bearer TOKEN)".to_owned(),
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer"),
+            );
+            response
+        }
+        Verdict::Forbidden(role) => {
+            info!(path = %request.uri().path(), role = role.name(), "refused: role");
+            refuse(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "the {} role may not do this (it needs {})",
+                    role.name(),
+                    gate.needed.name()
+                ),
+            )
+        }
+    }
 }
 
 async fn submit(

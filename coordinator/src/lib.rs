@@ -10,8 +10,9 @@
 //! - [`writer`] — assembles the output files from staged parts.
 //! - [`local_run`] — a run with its workers as tasks of this process.
 //! - [`service`], [`run_record`], [`http`] — the long-running coordinator,
-//!   its run records and its HTTP API.
+//!   its run records and its HTTP API; [`access`] — who may call it.
 
+pub mod access;
 pub mod driver;
 pub mod executor;
 pub mod http;
@@ -25,4 +26,4 @@ pub mod writer;
 pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome, RunSpec};
 pub use local_run::run_with_local_workers;
 pub use planner::{plan_run, PlanOptions};
-pub use tenant_loader::{load_tenant, LoadError, LoadedTenant};
+pub use tenant_loader::{load_tenant, load_tenant_within, FileCaps, LoadError, LoadedTenant};

@@ -37,7 +37,7 @@ use crate::executor::{
 };
 use crate::planner::{new_run_id, plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
-use crate::tenant_loader::{load_tenant, LoadError};
+use crate::tenant_loader::{load_tenant_within, FileCaps, LoadError, LoadedTenant};
 
 /// How often the runner looks for work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -67,12 +67,27 @@ impl Default for Retention {
 }
 
 /// How a coordinator runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct CoordinatorOptions {
     /// Run record retention.
     pub retention: Retention,
     /// How long a run may wait without progress or servers.
     pub limits: Limits,
+    /// Limits on what loading a tenant reads.
+    pub file_caps: FileCaps,
+    /// How long loading a tenant may take.
+    pub read_timeout: Duration,
+}
+
+impl Default for CoordinatorOptions {
+    fn default() -> CoordinatorOptions {
+        CoordinatorOptions {
+            retention: Retention::default(),
+            limits: Limits::default(),
+            file_caps: FileCaps::default(),
+            read_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// Why an operator request was refused.
@@ -202,21 +217,45 @@ impl Coordinator {
         out: PathBuf,
         rerun_of: Option<String>,
     ) -> Result<RunRecord, RequestError> {
-        let tenant = load_tenant(&config)?;
+        let tenant = self.load(config).await?;
+        let out = self
+            .backends
+            .data_roots
+            .output_dir(&out)
+            .map_err(LoadError::from)?;
         let record = RunRecord::queued(
             new_run_id(),
             tenant.settings.id.clone(),
             tenant.config_path.display().to_string(),
-            std::path::absolute(&out)
-                .unwrap_or(out)
-                .display()
-                .to_string(),
+            out.display().to_string(),
             rerun_of,
         );
         self.save(&record).await?;
         info!(run_id = %record.run_id, "run queued");
         self.wake.notify_one();
         Ok(record)
+    }
+
+    /// Loads the tenant at `config` off the async runtime, within the data
+    /// roots, the file caps and the read time limit. A read that hangs
+    /// (a stalled mount) is abandoned at the limit.
+    async fn load(&self, config: PathBuf) -> Result<LoadedTenant, LoadError> {
+        let roots = self.backends.data_roots.clone();
+        let caps = self.options.file_caps;
+        let limit = self.options.read_timeout;
+        let shown = config.display().to_string();
+        let task = tokio::task::spawn_blocking(move || load_tenant_within(&config, &roots, caps));
+        match tokio::time::timeout(limit, task).await {
+            Ok(Ok(loaded)) => loaded,
+            Ok(Err(e)) => Err(LoadError::Unreadable {
+                path: shown,
+                source: std::io::Error::other(format!("the loader stopped: {e}")),
+            }),
+            Err(_) => Err(LoadError::TimedOut {
+                path: shown,
+                seconds: limit.as_secs_f64(),
+            }),
+        }
     }
 
     /// A new run with the inputs and output of `run`.
@@ -400,12 +439,13 @@ impl Coordinator {
         progress: &dyn ProgressSink,
         token: &CancellationToken,
     ) -> Result<crate::executor::RunOutcome, ExecuteError> {
-        let tenant = load_tenant(std::path::Path::new(&record.config)).map_err(|e| {
-            ExecuteError::JobFailed {
+        let tenant = self
+            .load(PathBuf::from(&record.config))
+            .await
+            .map_err(|e| ExecuteError::JobFailed {
                 job: "plan".to_owned(),
                 error: e.to_string(),
-            }
-        })?;
+            })?;
         // A resumed run keeps the plan its done jobs belong to.
         let ctx: RunContext = match self
             .backends

@@ -2,10 +2,19 @@
 //! activity files its globs match, with their sizes. Everything here is
 //! checked before any job starts: a failure is one line naming the field or
 //! file, and exit status 2.
+//!
+//! Every file is checked against the [`DataRoots`] first (resolved, below a
+//! root and, with roots, below the tenant's folder; regular files only),
+//! configuration files are read up to [`FileCaps::max_config_bytes`], and a
+//! glob may match at most [`FileCaps::max_glob_matches`] files. This is
+//! blocking work: the service runs it off the async runtime, with a time
+//! limit.
 
 use std::path::{Path, PathBuf};
 
 use chrono_tz::Tz;
+use rapport_backend::data_roots::{read_capped, tenant_file, tenant_path, PathError};
+use rapport_backend::DataRoots;
 use rapport_common::plan::InputFile;
 use rapport_common::tables::{read_tables, TableSources, Tables};
 use rapport_common::tenant::{parse_toml, validate, ConfigError, RawTenantConfig, TenantSettings};
@@ -21,6 +30,27 @@ pub enum LoadError {
         path: String,
         /// What is wrong.
         error: ConfigError,
+    },
+    /// A path breaks a rule of the data roots.
+    #[error(transparent)]
+    Path(#[from] PathError),
+    /// A glob matches more files than allowed.
+    #[error("{path}: inputs.activity[{index}].path matches more than {cap} files (the cap on glob matches)")]
+    TooManyMatches {
+        /// The configuration file.
+        path: String,
+        /// The activity source.
+        index: usize,
+        /// The cap.
+        cap: usize,
+    },
+    /// Reading the tenant took longer than the limit.
+    #[error("{path}: reading the tenant took longer than {seconds} s (the read time limit)")]
+    TimedOut {
+        /// The configuration file.
+        path: String,
+        /// The limit.
+        seconds: f64,
     },
     /// A file cannot be read.
     #[error("{path}: {source}")]
@@ -48,11 +78,22 @@ pub struct LoadedTenant {
     pub files: Vec<ActivityFile>,
 }
 
-fn read(path: &Path) -> Result<Vec<u8>, LoadError> {
-    std::fs::read(path).map_err(|source| LoadError::Unreadable {
-        path: path.display().to_string(),
-        source,
-    })
+/// Limits on what loading a tenant reads.
+#[derive(Debug, Clone, Copy)]
+pub struct FileCaps {
+    /// The largest tenant.toml or table read, in bytes.
+    pub max_config_bytes: u64,
+    /// The most files one activity glob may match.
+    pub max_glob_matches: usize,
+}
+
+impl Default for FileCaps {
+    fn default() -> FileCaps {
+        FileCaps {
+            max_config_bytes: 256 * 1024 * 1024,
+            max_glob_matches: 100_000,
+        }
+    }
 }
 
 /// The first bytes of a file, enough to tell how it may be cut.
@@ -78,26 +119,39 @@ fn today_in(tz: &Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(tz).date_naive()
 }
 
-/// Loads and checks the tenant configured at `config_path`.
+/// Loads and checks the tenant configured at `config_path`, reading any
+/// path (the embedded run's rules).
 pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
-    let config_path = std::path::absolute(config_path).map_err(|source| LoadError::Unreadable {
-        path: config_path.display().to_string(),
-        source,
-    })?;
+    load_tenant_within(config_path, &DataRoots::unrestricted(), FileCaps::default())
+}
+
+/// Loads and checks the tenant configured at `config_path`, reading only
+/// what `roots` and `caps` allow.
+pub fn load_tenant_within(
+    config_path: &Path,
+    roots: &DataRoots,
+    caps: FileCaps,
+) -> Result<LoadedTenant, LoadError> {
+    let config_path = roots.input_file(config_path)?;
     let shown = config_path.display().to_string();
     let config_err = |error: ConfigError| LoadError::Config {
         path: shown.clone(),
         error,
     };
-    let text = String::from_utf8(read(&config_path)?)
+    let bytes = read_capped(&config_path, &config_path, caps.max_config_bytes)?;
+    let text = String::from_utf8(bytes)
         .map_err(|_| config_err(ConfigError::new("tenant.toml", "not UTF-8 text")))?;
     let raw: RawTenantConfig = parse_toml(&text).map_err(config_err)?;
     let settings = validate(&raw, today_in).map_err(config_err)?;
-    let base = config_path.parent().unwrap_or(Path::new(".")).to_path_buf();
-
-    let org = read(&base.join(&raw.inputs.org_users))?;
-    let contacts = read(&base.join(&raw.inputs.contacts))?;
-    let domains = read(&base.join(&raw.inputs.account_domains))?;
+    let base = config_path.parent().unwrap_or(Path::new("/")).to_path_buf();
+    let table = |named: &str| -> Result<Vec<u8>, LoadError> {
+        let joined = tenant_path(roots, &base, named)?;
+        let resolved = tenant_file(roots, &base, &joined)?;
+        Ok(read_capped(&resolved, &joined, caps.max_config_bytes)?)
+    };
+    let org = table(&raw.inputs.org_users)?;
+    let contacts = table(&raw.inputs.contacts)?;
+    let domains = table(&raw.inputs.account_domains)?;
     let tables = read_tables(&TableSources {
         org_users: (&raw.inputs.org_users, &org),
         contacts: (&raw.inputs.contacts, &contacts),
@@ -108,13 +162,23 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
     let mut files = Vec::new();
     for (i, source) in raw.inputs.activity.iter().enumerate() {
         let field = format!("inputs.activity[{i}].path");
-        let pattern = base.join(&source.path).display().to_string();
+        let pattern = tenant_path(roots, &base, &source.path)?
+            .display()
+            .to_string();
         let paths = glob::glob(&pattern)
             .map_err(|e| config_err(ConfigError::new(&field, format!("invalid glob: {e}"))))?;
         let mut matched: Vec<PathBuf> = paths
             .filter_map(Result::ok)
             .filter(|p| p.is_file())
+            .take(caps.max_glob_matches.saturating_add(1))
             .collect();
+        if matched.len() > caps.max_glob_matches {
+            return Err(LoadError::TooManyMatches {
+                path: shown.clone(),
+                index: i,
+                cap: caps.max_glob_matches,
+            });
+        }
         matched.sort();
         if matched.is_empty() {
             return Err(config_err(ConfigError::new(
@@ -122,14 +186,16 @@ pub fn load_tenant(config_path: &Path) -> Result<LoadedTenant, LoadError> {
                 format!("{:?} matches no file", source.path),
             )));
         }
-        for path in matched {
+        for matched in matched {
+            // Named as matched; read where it resolves.
+            let path = tenant_file(roots, &base, &matched)?;
             let meta = std::fs::metadata(&path).map_err(|source| LoadError::Unreadable {
-                path: path.display().to_string(),
+                path: matched.display().to_string(),
                 source,
             })?;
-            let name = path
+            let name = matched
                 .strip_prefix(&base)
-                .unwrap_or(&path)
+                .unwrap_or(&matched)
                 .to_string_lossy()
                 .replace('\\', "/");
             files.push(ActivityFile {

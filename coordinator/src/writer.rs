@@ -42,6 +42,9 @@ pub enum WriteError {
         /// What was lost.
         error: String,
     },
+    /// The output folder breaks a rule of the data roots.
+    #[error(transparent)]
+    Path(#[from] rapport_backend::data_roots::PathError),
     /// The output folder cannot be written.
     #[error("{context}: {source}")]
     Io {

@@ -94,6 +94,7 @@ pub fn cluster_settings(namespace: &str, staging: &Path) -> ClusterSettings {
         namespace: namespace.to_owned(),
         staging: staging.display().to_string(),
         prefetch: 2,
+        data_roots: rapport_backend::DataRoots::unrestricted(),
     }
 }
 

@@ -160,6 +160,7 @@ async fn ingest(
         .ok_or_else(|| JobError::Permanent(format!("no shard group {part} in the plan")))?;
     let run = ctx.run_id.clone();
     let c = ctx.clone();
+    let roots = backends.data_roots.clone();
     let out = blocking(move || -> Result<_, JobError> {
         let format_ctx = FormatContext::of(&c);
         let mut partitions = vec![Vec::new(); c.key_partitions.max(1) as usize];
@@ -170,7 +171,7 @@ async fn ingest(
                 group: part,
                 index: index as u32,
             };
-            for_each_piece(shard, id, PIECE_BYTES, |bytes| {
+            for_each_piece(&roots, shard, id, PIECE_BYTES, |bytes| {
                 let out = ingest_shard(bytes, shard.format, &format_ctx);
                 for (all, blob) in partitions.iter_mut().zip(out.partitions) {
                     all.extend_from_slice(&blob);
@@ -217,6 +218,7 @@ async fn aggregate_job(
         })?;
     }
     let c = ctx.clone();
+    let roots = backends.data_roots.clone();
     let out = blocking(move || -> Result<_, JobError> {
         sort_copies(&mut copies);
         // Copies that tie on what staging holds: read their records again.
@@ -224,7 +226,7 @@ async fn aggregate_job(
         let winners = if conflicts.is_empty() {
             Winners::default()
         } else {
-            read_winners(&c, &conflicts)?
+            read_winners(&roots, &c, &conflicts)?
         };
         aggregate(copies, &winners, &c).map_err(|e| JobError::Permanent(e.to_string()))
     })

@@ -10,7 +10,9 @@
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
+use rapport_backend::DataRoots;
 use rapport_common::ingest::ShardBytes;
 use rapport_common::plan::{Shard, Split};
 use rapport_common::record::ShardId;
@@ -19,14 +21,17 @@ use rapport_common::record::ShardId;
 pub const PIECE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Reads the shard (blocking), which is `id` in the plan, and hands each
-/// piece to `each`.
+/// piece to `each`. The file must be a regular file below `roots`.
 pub fn for_each_piece(
+    roots: &DataRoots,
     shard: &Shard,
     id: ShardId,
     piece_bytes: usize,
     mut each: impl FnMut(&ShardBytes),
 ) -> std::io::Result<()> {
-    let mut file = File::open(&shard.location)?;
+    let mut file: File = roots
+        .open_input(Path::new(&shard.location))
+        .map_err(std::io::Error::other)?;
     let mut offset = shard.start.saturating_sub(1);
     file.seek(SeekFrom::Start(offset))?;
     if shard.split == Split::Whole {
@@ -175,7 +180,8 @@ mod tests {
                         start,
                         end: (start + shard_bytes).min(size),
                     };
-                    for_each_piece(&shard, ShardId::default(), piece_bytes, |p| {
+                    let open = DataRoots::unrestricted();
+                    for_each_piece(&open, &shard, ShardId::default(), piece_bytes, |p| {
                         records += rapport_formats::ingest_shard(p, format, &ctx)
                             .counters
                             .records;

@@ -18,6 +18,8 @@ use rapport_common::record::{CopyKey, SourceRef, StagedRecord, TieStrings};
 use rapport_formats::{capture_shard, FormatContext};
 use rustc_hash::{FxHashMap, FxHashSet};
 
+use rapport_backend::DataRoots;
+
 use crate::jobs::JobError;
 use crate::shard_reader::for_each_piece;
 
@@ -25,7 +27,11 @@ use crate::shard_reader::for_each_piece;
 const RECORD_PIECE_BYTES: usize = 64 * 1024;
 
 /// The first copy of each conflict, read from its records' text.
-pub fn read_winners(ctx: &RunContext, conflicts: &[Conflict]) -> Result<Winners, JobError> {
+pub fn read_winners(
+    roots: &DataRoots,
+    ctx: &RunContext,
+    conflicts: &[Conflict],
+) -> Result<Winners, JobError> {
     let mut wanted: BTreeMap<SourceRef, FxHashSet<CopyKey>> = BTreeMap::new();
     for conflict in conflicts {
         for source in &conflict.sources {
@@ -37,7 +43,7 @@ pub fn read_winners(ctx: &RunContext, conflicts: &[Conflict]) -> Result<Winners,
     for (source, keys) in wanted {
         let shard = shard_of(ctx, source)?;
         let record = record_range(shard, source);
-        for_each_piece(&record, source.shard, RECORD_PIECE_BYTES, |bytes| {
+        for_each_piece(roots, &record, source.shard, RECORD_PIECE_BYTES, |bytes| {
             for (copy, text) in capture_shard(bytes, shard.format, &format_ctx, &keys) {
                 reread.entry(copy.key()).or_default().push((copy, text));
             }

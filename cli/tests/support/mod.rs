@@ -16,12 +16,27 @@ use rapport_backend::redis_store::RedisStore;
 pub const AMQP: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
 pub const REDIS: &str = "redis://127.0.0.1:6379/";
 static PORTS: AtomicU16 = AtomicU16::new(0);
+/// The operator token every harness command sends.
+pub const OPERATOR_TOKEN: &str = "operator-token-for-the-tests-0001";
+/// A viewer token the coordinator also knows.
+pub const VIEWER_TOKEN: &str = "viewer-token-for-the-tests-0001";
 
 pub fn example(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/examples")
         .join(name)
         .join("tenant.toml")
+}
+
+/// A folder with a tokens file holding [`OPERATOR_TOKEN`] and [`VIEWER_TOKEN`].
+fn tokens_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("secrets dir");
+    std::fs::write(
+        dir.path().join("tokens"),
+        format!("operator {OPERATOR_TOKEN}\nviewer {VIEWER_TOKEN}\n"),
+    )
+    .expect("tokens file");
+    dir
 }
 
 /// A coordinator and workers in a namespace of their own; killed and
@@ -46,6 +61,10 @@ pub struct Cluster {
     pub write_delay_ms: u64,
     /// With a folder, the coordinator and workers log at `trace` into files there.
     pub log_dir: Option<tempfile::TempDir>,
+    /// Holds the coordinator's tokens file.
+    pub secrets: tempfile::TempDir,
+    /// More variables for every process and command (data roots, caps).
+    pub env: Vec<(String, String)>,
 }
 
 impl Cluster {
@@ -77,7 +96,14 @@ impl Cluster {
             job_delay_at: "before",
             write_delay_ms: 0,
             log_dir: logged.then(|| tempfile::tempdir().expect("log dir")),
+            secrets: tokens_dir(),
+            env: Vec::new(),
         }
+    }
+
+    /// The coordinator's tokens file.
+    pub fn tokens_file(&self) -> PathBuf {
+        self.secrets.path().join("tokens")
     }
 
     fn start_with(workers: usize, logged: bool) -> Cluster {
@@ -106,7 +132,10 @@ impl Cluster {
             )
             .env("RAPPORT_AMQP_URL", AMQP)
             .env("RAPPORT_REDIS_URL", &self.redis_url)
+            .env("RAPPORT_TOKENS_FILE", self.tokens_file())
+            .env("RAPPORT_TOKEN", OPERATOR_TOKEN)
             .env("RAPPORT_LOG", "warn");
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         c
     }
 
@@ -170,6 +199,35 @@ impl Cluster {
     /// `standby`), or `None` when it does not answer.
     pub fn role(port: u16) -> Option<String> {
         Cluster::http_get(port, "/readyz")
+    }
+
+    /// `method path` on the coordinator at `port` with `token` as bearer
+    /// and `body` as JSON: the status and the body.
+    pub fn http(
+        port: u16,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (u16, String) {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
+        let request = format!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("request");
+        let mut response = String::new();
+        // The server may close as soon as it answered a body it refused.
+        let _ = stream.read_to_string(&mut response);
+        let status = response
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        let body = response.split("\r\n\r\n").nth(1).unwrap_or_default();
+        (status, body.to_owned())
     }
 
     /// The body of `GET path` on the coordinator at `port`, or `None` when
