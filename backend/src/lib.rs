@@ -13,6 +13,7 @@
 //! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
 //! - [`data_roots`] — where inputs may be read and outputs written.
 //! - [`error`] — [`BackendError`].
+//! - [`metrics`] — counters and histograms in the Prometheus text format.
 
 pub mod data_roots;
 pub mod error;
@@ -21,6 +22,7 @@ pub mod layout;
 pub mod lease;
 pub mod memory_queue;
 pub mod memory_store;
+pub mod metrics;
 pub mod object_staging;
 pub mod queue;
 pub mod rabbit_queue;

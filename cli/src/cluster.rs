@@ -10,10 +10,11 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use rapport_backend::metrics::Metrics;
 use rapport_backend::{Backends, ClusterSettings, CoordinatorBackends, DataRoots};
 use rapport_coordinator::access::{Access, TokenFile};
 use rapport_coordinator::driver::Limits;
-use rapport_coordinator::http::router;
+use rapport_coordinator::http::{metrics_response, router};
 use rapport_coordinator::service::{Coordinator, CoordinatorOptions, Retention};
 use rapport_coordinator::FileCaps;
 use rapport_worker::{run_worker, DelayPoint, WorkerOptions};
@@ -206,9 +207,14 @@ pub async fn worker_command(args: WorkerArgs, settings: &Settings) -> Result<(),
             )))
         }
     };
+    let metrics = Arc::new(Metrics::default());
+    if let Some(listen) = &settings.metrics_listen {
+        serve_worker_metrics(listen, metrics.clone(), shutdown.clone()).await?;
+    }
     run_worker(
         backends,
         WorkerOptions {
+            metrics,
             concurrency,
             job_delay,
             delay_at,
@@ -216,5 +222,35 @@ pub async fn worker_command(args: WorkerArgs, settings: &Settings) -> Result<(),
         shutdown,
     )
     .await;
+    Ok(())
+}
+
+/// A worker's `/metrics` listener (and `/healthz`), until `shutdown`.
+async fn serve_worker_metrics(
+    listen: &str,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) -> Result<(), CliError> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::Usage(format!("metrics_listen {listen}: {e}")))?;
+    let app = axum::Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move || {
+                let metrics = metrics.clone();
+                async move { metrics_response(metrics.render(&[])) }
+            }),
+        )
+        .route("/healthz", axum::routing::get(|| async { "ok" }));
+    tokio::spawn(async move {
+        let stop = shutdown.cancelled_owned();
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(stop)
+            .await
+        {
+            warn!(error = %e, "the metrics listener stopped");
+        }
+    });
     Ok(())
 }

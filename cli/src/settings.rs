@@ -284,9 +284,10 @@ mod placed {
         let guide = std::fs::read_to_string(root.join("docs/operations.md")).expect("guide");
         for name in Settings::names() {
             let variable = format!("RAPPORT_{}", name.to_uppercase());
-            let in_toml = manifests
-                .lines()
-                .any(|l| l.trim_start_matches([' ', '#']).starts_with(&format!("{name} =")));
+            let in_toml = manifests.lines().any(|l| {
+                l.trim_start_matches([' ', '#'])
+                    .starts_with(&format!("{name} ="))
+            });
             assert!(
                 in_toml || manifests.contains(&variable),
                 "setting {name} is not in deploy/ (as `{name} =` or {variable})"

@@ -88,6 +88,7 @@ pub fn router(coordinator: Arc<Coordinator>, access: Access) -> Router {
         .merge(changes)
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(coordinator)
 }
@@ -168,6 +169,20 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<RunRecord>, RequestError> {
     Ok(Json(c.cancel(&id).await?))
+}
+
+/// The Prometheus text exposition.
+async fn metrics(State(c): State<Arc<Coordinator>>) -> Response {
+    metrics_response(c.metrics_text().await)
+}
+
+/// A `/metrics` answer with its content type.
+pub fn metrics_response(text: String) -> Response {
+    (
+        [(header::CONTENT_TYPE, rapport_backend::metrics::CONTENT_TYPE)],
+        text,
+    )
+        .into_response()
 }
 
 /// Ready when Redis answers; the body says whether this coordinator leads

@@ -23,6 +23,17 @@ pub enum RunStatus {
 }
 
 impl RunStatus {
+    /// The status as the API and `/metrics` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
     /// True once the run will not change any more.
     pub fn is_final(self) -> bool {
         matches!(

@@ -21,9 +21,10 @@ use std::time::Duration;
 
 use rapport_backend::layout::context_path;
 use rapport_backend::lease::{Lease, LEASE_TTL};
+use rapport_backend::metrics::{Gauge, Metrics};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
-use rapport_common::report::Recovery;
+use rapport_common::report::{Recovery, RunReport};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -123,6 +124,8 @@ pub struct Coordinator {
     /// The record of a run this coordinator left unfinished (stopping,
     /// deposed, fenced), put back when it leads again if Redis lost it.
     left: Mutex<Option<RunRecord>>,
+    /// What `/metrics` serves.
+    metrics: Metrics,
 }
 
 fn decode(text: &str) -> Result<RunRecord, BackendError> {
@@ -164,7 +167,65 @@ impl Coordinator {
             wake: Notify::new(),
             current: Mutex::new(None),
             left: Mutex::new(None),
+            metrics: Metrics::default(),
         })
+    }
+
+    /// `/metrics`: this coordinator's counters, and gauges read now (runs
+    /// by status, queue depth, leader or standby).
+    pub async fn metrics_text(&self) -> String {
+        let mut gauges = vec![Gauge {
+            name: "rapport_leader",
+            labels: Vec::new(),
+            value: f64::from(u8::from(self.role() == "leader")),
+        }];
+        match self.backends.queue.waiting().await {
+            Ok(n) => gauges.push(Gauge {
+                name: "rapport_queue_depth",
+                labels: Vec::new(),
+                value: f64::from(n),
+            }),
+            Err(e) => warn!(error = %e, "cannot read the queue depth for /metrics"),
+        }
+        if let Ok(runs) = self.list_up_to(RUNS_LISTED).await {
+            let mut by_status: std::collections::BTreeMap<&str, u32> =
+                ["queued", "running", "succeeded", "failed", "cancelled"]
+                    .into_iter()
+                    .map(|s| (s, 0))
+                    .collect();
+            for run in &runs {
+                *by_status.entry(run.status.name()).or_default() += 1;
+            }
+            gauges.extend(by_status.into_iter().map(|(status, n)| Gauge {
+                name: "rapport_runs",
+                labels: vec![("status", status.to_owned())],
+                value: f64::from(n),
+            }));
+        }
+        self.metrics.render(&gauges)
+    }
+
+    /// Counts a run's end, and a succeeded run's records and rejects.
+    fn count_run_end(&self, record: &RunRecord, report: Option<&RunReport>) {
+        self.metrics.add(
+            "rapport_runs_finished_total",
+            vec![("status", record.status.name().to_owned())],
+            1.0,
+        );
+        if let Some(report) = report {
+            self.metrics.add(
+                "rapport_records_ingested_total",
+                Vec::new(),
+                report.records as f64,
+            );
+            for (reason, n) in &report.rejected_by_reason {
+                self.metrics.add(
+                    "rapport_rejects_total",
+                    vec![("reason", reason.clone())],
+                    *n as f64,
+                );
+            }
+        }
     }
 
     /// The backends.
@@ -408,6 +469,7 @@ impl Coordinator {
             Ok(outcome) => {
                 record.status = RunStatus::Succeeded;
                 record.rows = Some(outcome.report.rows);
+                self.count_run_end(&record, Some(&outcome.report));
                 record.phase_seconds = outcome.report.phase_seconds;
                 record.recovery = Some(outcome.report.recovery);
                 info!(run_id = %run, rows = outcome.report.rows, "run succeeded");
@@ -422,6 +484,9 @@ impl Coordinator {
                 record.error = Some(e.to_string());
                 error!(run_id = %run, error = %e, "run failed");
             }
+        }
+        if record.status != RunStatus::Succeeded {
+            self.count_run_end(&record, None);
         }
         // Cleaned up before the end is recorded: a client that sees the run
         // ended finds nothing of it left (the janitor sweeps stragglers).

@@ -17,8 +17,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rapport_backend::layout::{REDELIVERIES, RETRIES};
+use rapport_backend::metrics::Metrics;
 use rapport_backend::{Backends, Delivery, JobFailure, Stored};
-use rapport_common::plan::{EnvelopeError, JobEnvelope};
+use rapport_common::plan::{EnvelopeError, JobEnvelope, Phase};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info_span, warn, Instrument};
@@ -43,8 +44,10 @@ pub enum DelayPoint {
 }
 
 /// How a worker runs.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct WorkerOptions {
+    /// Where the worker counts its jobs (served on `/metrics`).
+    pub metrics: Arc<Metrics>,
     /// Jobs run at once.
     pub concurrency: usize,
     /// A pause in every job: slows a run down for failure drills (killing
@@ -60,6 +63,7 @@ pub async fn run_worker(backends: Backends, options: WorkerOptions, shutdown: Ca
     let tracker = TaskTracker::new();
     for slot in 0..options.concurrency.max(1) {
         let (backends, cache, shutdown) = (backends.clone(), cache.clone(), shutdown.clone());
+        let options = options.clone();
         tracker.spawn(async move {
             loop {
                 let next = tokio::select! {
@@ -112,9 +116,25 @@ async fn handle(
     match envelope {
         Ok(envelope) => {
             let span = info_span!("job", run_id = %envelope.run_id, job_id = %envelope.job.id());
-            let requeue = handle_job(backends, cache, options, envelope, redelivered)
-                .instrument(span)
-                .await;
+            let phase = envelope.job.phase;
+            let started = std::time::Instant::now();
+            let mut outcome = Outcome::Dropped;
+            let requeue = handle_job(
+                backends,
+                cache,
+                options,
+                envelope,
+                redelivered,
+                &mut outcome,
+            )
+            .instrument(span)
+            .await;
+            let outcome = if requeue.is_some() {
+                Outcome::Retried
+            } else {
+                outcome
+            };
+            count_job(&options.metrics, phase, outcome, started.elapsed());
             settle(acker, requeue).await;
         }
         Err(EnvelopeError::Version { version, run_id }) => {
@@ -142,14 +162,58 @@ async fn handle(
     }
 }
 
+/// How handling a job ended, as `/metrics` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// Its effects are stored.
+    Done,
+    /// Handed back to the queue, to be taken again.
+    Retried,
+    /// Its failure is recorded: the run fails or heals.
+    Failed,
+    /// Not run: the run was cancelled or moved on, or the job was done.
+    Dropped,
+}
+
+impl Outcome {
+    fn label(self) -> &'static str {
+        match self {
+            Outcome::Done => "done",
+            Outcome::Retried => "retried",
+            Outcome::Failed => "failed",
+            Outcome::Dropped => "dropped",
+        }
+    }
+}
+
+fn count_job(metrics: &Metrics, phase: Phase, outcome: Outcome, took: Duration) {
+    let phase = phase.name().to_owned();
+    metrics.add(
+        "rapport_jobs_total",
+        vec![
+            ("phase", phase.clone()),
+            ("outcome", outcome.label().to_owned()),
+        ],
+        1.0,
+    );
+    if outcome == Outcome::Done {
+        metrics.observe(
+            "rapport_job_duration_seconds",
+            vec![("phase", phase)],
+            took.as_secs_f64(),
+        );
+    }
+}
+
 /// Runs one job; returns how to settle it: `None` ack, `Some(true)` hand
-/// it back.
+/// it back; `outcome` says how it ended when it is acked.
 async fn handle_job(
     backends: &Backends,
     cache: &ContextCache,
     options: &WorkerOptions,
     envelope: JobEnvelope,
     redelivered: bool,
+    outcome: &mut Outcome,
 ) -> Option<bool> {
     let (run, job, epoch) = (envelope.run_id.as_str(), envelope.job, envelope.epoch);
     match backends.registry.is_cancelled(run).await {
@@ -196,7 +260,7 @@ async fn handle_job(
             "taken {} times without completing (its workers died or could not store it)",
             attempt - 1
         ));
-        return record_failure(backends, run, epoch, job, failure).await;
+        return record_failure(backends, run, epoch, job, failure, outcome).await;
     }
     if options.delay_at == DelayPoint::BeforeJob {
         tokio::time::sleep(options.job_delay).await;
@@ -215,6 +279,7 @@ async fn handle_job(
     };
     match stored {
         Ok(Stored::Yes) => {
+            *outcome = Outcome::Done;
             debug!(attempt, peak_rss_kb = peak_rss_kb(), "job done");
             if options.delay_at == DelayPoint::AfterStore {
                 tokio::time::sleep(options.job_delay).await;
@@ -242,7 +307,7 @@ async fn handle_job(
                 error: e.to_string(),
                 lost: Some(*producer),
             };
-            record_failure(backends, run, epoch, job, failure).await
+            record_failure(backends, run, epoch, job, failure, outcome).await
         }
         Err(e) => {
             warn!(error = %e, attempt, "job failed for good");
@@ -250,7 +315,7 @@ async fn handle_job(
                 JobError::Retryable(e) => format!("{e} (after {attempt} attempts)"),
                 other => other.to_string(),
             });
-            record_failure(backends, run, epoch, job, failure).await
+            record_failure(backends, run, epoch, job, failure, outcome).await
         }
     }
 }
@@ -261,9 +326,13 @@ async fn record_failure(
     epoch: u64,
     job: rapport_common::plan::Job,
     failure: JobFailure,
+    outcome: &mut Outcome,
 ) -> Option<bool> {
     match backends.store.fail_job(run, epoch, job, &failure).await {
-        Ok(_) => None,
+        Ok(_) => {
+            *outcome = Outcome::Failed;
+            None
+        }
         Err(e) => {
             warn!(error = %e, "cannot record the failure; handing the job back");
             tokio::time::sleep(backoff(1)).await;
