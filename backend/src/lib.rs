@@ -13,6 +13,7 @@
 //! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
 //! - [`data_roots`] — where inputs may be read and outputs written.
 //! - [`error`] — [`BackendError`].
+//! - [`tls`] — whom to trust on `amqps://` and `rediss://`, and who we are.
 //! - [`metrics`] — counters and histograms in the Prometheus text format.
 
 pub mod data_roots;
@@ -30,6 +31,7 @@ pub mod redis_store;
 pub mod registry;
 pub mod staging;
 pub mod store;
+pub mod tls;
 
 pub use data_roots::DataRoots;
 pub use error::BackendError;
@@ -74,12 +76,18 @@ impl Backends {
     /// RabbitMQ, Redis and an object store, all under `settings.namespace`.
     pub async fn cluster(settings: &ClusterSettings) -> Result<Backends, BackendError> {
         let store = Arc::new(
-            redis_store::RedisStore::connect(&settings.redis_url, &settings.namespace).await?,
+            redis_store::RedisStore::connect_with(
+                &settings.redis_url,
+                &settings.namespace,
+                &settings.tls,
+            )
+            .await?,
         );
-        let queue = rabbit_queue::RabbitQueue::connect(
+        let queue = rabbit_queue::RabbitQueue::connect_with(
             &settings.amqp_url,
             &settings.namespace,
             settings.prefetch,
+            &settings.tls,
         )
         .await?;
         Ok(Backends {
@@ -110,8 +118,12 @@ impl CoordinatorBackends {
         holder: String,
     ) -> Result<CoordinatorBackends, BackendError> {
         let requests = Backends::cluster(settings).await?;
-        let store =
-            redis_store::RedisStore::connect(&settings.redis_url, &settings.namespace).await?;
+        let store = redis_store::RedisStore::connect_with(
+            &settings.redis_url,
+            &settings.namespace,
+            &settings.tls,
+        )
+        .await?;
         let lease = store.lease(holder);
         let fenced = Arc::new(store.fenced(&lease));
         let exec = Backends {
@@ -142,4 +154,6 @@ pub struct ClusterSettings {
     pub prefetch: u16,
     /// Where inputs may be read and outputs written.
     pub data_roots: DataRoots,
+    /// Whom to trust on `amqps://` and `rediss://`, and who we are.
+    pub tls: tls::TlsSettings,
 }

@@ -31,6 +31,7 @@ use tokio::sync::Mutex;
 use tracing::{info, warn};
 
 use crate::queue::{Acker, Delivery, JobQueue};
+use crate::tls::{hint, TlsSettings};
 use crate::BackendError;
 
 /// Deliveries of one message before the broker dead-letters it: a backstop.
@@ -74,6 +75,7 @@ struct Link {
 /// a publisher in the same process.
 pub struct RabbitQueue {
     uri: AMQPUri,
+    tls: TlsSettings,
     namespace: String,
     prefetch: u16,
     publisher: Mutex<Option<Link>>,
@@ -95,8 +97,19 @@ impl RabbitQueue {
         namespace: &str,
         prefetch: u16,
     ) -> Result<RabbitQueue, BackendError> {
+        RabbitQueue::connect_with(url, namespace, prefetch, &TlsSettings::default()).await
+    }
+
+    /// [`RabbitQueue::connect`], over TLS with `tls` when the URL is `amqps://`.
+    pub async fn connect_with(
+        url: &str,
+        namespace: &str,
+        prefetch: u16,
+        tls: &TlsSettings,
+    ) -> Result<RabbitQueue, BackendError> {
         let queue = RabbitQueue {
             uri: amqp_uri(url)?,
+            tls: tls.clone(),
             namespace: namespace.to_owned(),
             prefetch,
             publisher: Mutex::new(None),
@@ -122,9 +135,19 @@ impl RabbitQueue {
     /// Connects and declares the topology (both sides declare it, with the
     /// same arguments, so either may start first).
     async fn open(&self, side: Side) -> Result<Link, BackendError> {
-        let connection = Connection::connect_uri(self.uri.clone(), ConnectionProperties::default())
-            .await
-            .map_err(queue_error("cannot connect to RabbitMQ"))?;
+        let runtime = lapin::runtime::default_runtime()
+            .map_err(queue_error("no async runtime for RabbitMQ"))?;
+        let connection = Connection::connect_uri_with_config(
+            self.uri.clone(),
+            ConnectionProperties::default(),
+            self.tls.amqp(),
+            runtime,
+        )
+        .await
+        .map_err(|e| {
+            let text = e.to_string();
+            BackendError::Queue(format!("cannot connect to RabbitMQ: {text}{}", hint(&text)))
+        })?;
         let publisher = connection
             .create_channel()
             .await

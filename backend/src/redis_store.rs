@@ -23,6 +23,7 @@ use redis::AsyncCommands;
 use crate::lease::{Fence, Lease};
 use crate::registry::RunRegistry;
 use crate::store::{fresh_epoch, JobFailure, PartialStore, PhaseProgress, SlotWrite, Stored};
+use crate::tls::{hint, TlsSettings};
 use crate::BackendError;
 
 /// Attempts after a dropped connection.
@@ -72,10 +73,25 @@ pub struct RedisStore {
 impl RedisStore {
     /// Connects (the connection manager reconnects by itself afterwards).
     pub async fn connect(url: &str, namespace: &str) -> Result<RedisStore, BackendError> {
-        let client = redis::Client::open(url).map_err(store_error("invalid Redis URL"))?;
-        let conn = ConnectionManager::new(client)
-            .await
-            .map_err(store_error("cannot connect to Redis"))?;
+        RedisStore::connect_with(url, namespace, &TlsSettings::default()).await
+    }
+
+    /// Connects, over TLS with `tls` when the URL is `rediss://`.
+    pub async fn connect_with(
+        url: &str,
+        namespace: &str,
+        tls: &TlsSettings,
+    ) -> Result<RedisStore, BackendError> {
+        let client = if tls.is_default() || !url.starts_with("rediss://") {
+            redis::Client::open(url)
+        } else {
+            redis::Client::build_with_tls(url, tls.redis())
+        }
+        .map_err(store_error("invalid Redis URL or TLS settings"))?;
+        let conn = ConnectionManager::new(client).await.map_err(|e| {
+            let text = e.to_string();
+            BackendError::Store(format!("cannot connect to Redis: {text}{}", hint(&text)))
+        })?;
         Ok(RedisStore {
             conn,
             namespace: namespace.to_owned(),

@@ -63,6 +63,16 @@ pub struct ServerArgs {
     /// A file holding Redis's password, put into the URL.
     #[arg(long, env = "RAPPORT_REDIS_PASSWORD_FILE", value_name = "FILE")]
     pub redis_password_file: Option<PathBuf>,
+    /// CA certificates (PEM) trusted on amqps:// and rediss:// (default:
+    /// the system's roots).
+    #[arg(long, env = "RAPPORT_TLS_CA_FILE", value_name = "FILE")]
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for servers that ask for one.
+    #[arg(long, env = "RAPPORT_TLS_CERT_FILE", value_name = "FILE")]
+    pub tls_cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM, PKCS#8).
+    #[arg(long, env = "RAPPORT_TLS_KEY_FILE", value_name = "FILE")]
+    pub tls_key_file: Option<PathBuf>,
     /// Prefix of every queue, exchange and Redis key [default: rapport].
     #[arg(long, env = "RAPPORT_NAMESPACE")]
     pub namespace: Option<String>,
@@ -321,6 +331,9 @@ impl ServerArgs {
         g.put("amqp_password_file", path(&self.amqp_password_file));
         g.put("redis_url", self.redis_url.clone());
         g.put("redis_password_file", path(&self.redis_password_file));
+        g.put("tls_ca_file", path(&self.tls_ca_file));
+        g.put("tls_cert_file", path(&self.tls_cert_file));
+        g.put("tls_key_file", path(&self.tls_key_file));
         g.put("namespace", self.namespace.clone());
         g.put("staging", self.staging.clone());
         g.put_paths("input_roots", &self.input_roots);

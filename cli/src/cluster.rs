@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rapport_backend::metrics::Metrics;
+use rapport_backend::tls::TlsSettings;
 use rapport_backend::{Backends, ClusterSettings, CoordinatorBackends, DataRoots};
 use rapport_coordinator::access::{Access, TokenFile};
 use rapport_coordinator::driver::Limits;
@@ -54,6 +55,12 @@ fn cluster_settings(s: &Settings, prefetch: u16) -> Result<ClusterSettings, CliE
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(e.to_string());
     let data_roots = DataRoots::new(&s.input_roots, s.output_root.as_deref())
         .map_err(|e| CliError::Usage(format!("data roots: {e}")))?;
+    let tls = TlsSettings::from_files(
+        s.tls_ca_file.as_deref(),
+        s.tls_cert_file.as_deref(),
+        s.tls_key_file.as_deref(),
+    )
+    .map_err(|e| usage(&e))?;
     Ok(ClusterSettings {
         amqp_url: url_with_password(&s.amqp_url, s.amqp_password_file.as_deref())
             .map_err(|e| usage(&e))?,
@@ -63,6 +70,7 @@ fn cluster_settings(s: &Settings, prefetch: u16) -> Result<ClusterSettings, CliE
         staging: s.staging.clone(),
         prefetch,
         data_roots,
+        tls,
     })
 }
 
@@ -107,8 +115,8 @@ fn access_for(settings: &Settings, loopback: bool) -> Result<Access, CliError> {
             )));
         }
         warn!(
-            missing = %missing.join(", "),
-            "development mode: serving on a loopback address without {}", missing.join(", ")
+            "development mode: serving on a loopback address without {}",
+            missing.join(", ")
         );
     }
     match &settings.tokens_file {

@@ -25,6 +25,13 @@ pub struct Settings {
     pub redis_url: String,
     /// A file holding Redis's password, put into `redis_url`.
     pub redis_password_file: Option<PathBuf>,
+    /// CA certificates (PEM) that sign the servers' certificates on
+    /// `amqps://` and `rediss://` (none: the system's roots).
+    pub tls_ca_file: Option<PathBuf>,
+    /// A client certificate (PEM) for servers that ask for one.
+    pub tls_cert_file: Option<PathBuf>,
+    /// The client certificate's key (PEM, PKCS#8).
+    pub tls_key_file: Option<PathBuf>,
     /// Prefix of every queue, exchange and Redis key.
     pub namespace: String,
     /// Staging area shared by the coordinator and every worker.
@@ -68,6 +75,9 @@ impl Default for Settings {
             amqp_password_file: None,
             redis_url: "redis://127.0.0.1:6379/".to_owned(),
             redis_password_file: None,
+            tls_ca_file: None,
+            tls_cert_file: None,
+            tls_key_file: None,
             namespace: "rapport".to_owned(),
             staging: "rapport-staging".to_owned(),
             input_roots: Vec::new(),

@@ -95,6 +95,7 @@ pub fn cluster_settings(namespace: &str, staging: &Path) -> ClusterSettings {
         staging: staging.display().to_string(),
         prefetch: 2,
         data_roots: rapport_backend::DataRoots::unrestricted(),
+        tls: rapport_backend::tls::TlsSettings::default(),
     }
 }
 
