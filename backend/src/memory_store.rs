@@ -35,6 +35,8 @@ struct RunData {
 pub struct MemoryStore {
     runs: Mutex<HashMap<String, RunData>>,
     changed: Notify,
+    schedules: Mutex<std::collections::BTreeMap<String, String>>,
+    firings: Mutex<std::collections::HashSet<(String, i64)>>,
 }
 
 impl MemoryStore {
@@ -244,5 +246,26 @@ impl RunRegistry for MemoryStore {
 
     async fn is_cancelled(&self, run: &str) -> Result<bool, BackendError> {
         Ok(self.with_run(run, |data| data.cancelled))
+    }
+
+    async fn put_schedule(&self, id: &str, record: String) -> Result<(), BackendError> {
+        let mut schedules = self.schedules.lock().unwrap_or_else(|p| p.into_inner());
+        schedules.insert(id.to_owned(), record);
+        Ok(())
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<String>, BackendError> {
+        let schedules = self.schedules.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(schedules.values().cloned().collect())
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<bool, BackendError> {
+        let mut schedules = self.schedules.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(schedules.remove(id).is_some())
+    }
+
+    async fn claim_firing(&self, id: &str, due_ms: i64) -> Result<bool, BackendError> {
+        let mut firings = self.firings.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(firings.insert((id.to_owned(), due_ms)))
     }
 }

@@ -190,6 +190,10 @@ impl RedisStore {
         format!("{}:runs", self.namespace)
     }
 
+    fn schedules_key(&self) -> String {
+        format!("{}:schedules", self.namespace)
+    }
+
     fn order_key(&self) -> String {
         format!("{}:runs:order", self.namespace)
     }
@@ -550,6 +554,55 @@ impl RunRegistry for RedisStore {
         let mut zrem = command(&["ZREM", &self.order_key()]);
         zrem.extend(ids.iter().cloned());
         self.write("remove run records", vec![hdel, zrem]).await
+    }
+
+    async fn put_schedule(&self, id: &str, record: String) -> Result<(), BackendError> {
+        let key = self.schedules_key();
+        self.retry("store schedule", |mut c| {
+            let (k, id, r) = (key.clone(), id.to_owned(), record.clone());
+            async move { c.hset(k, id, r).await }
+        })
+        .await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<String>, BackendError> {
+        let key = self.schedules_key();
+        self.retry("list schedules", |mut c| {
+            let k = key.clone();
+            async move { c.hvals(k).await }
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, id: &str) -> Result<bool, BackendError> {
+        let key = self.schedules_key();
+        let removed: u32 = self
+            .retry("remove schedule", |mut c| {
+                let (k, id) = (key.clone(), id.to_owned());
+                async move { c.hdel(k, id).await }
+            })
+            .await?;
+        Ok(removed > 0)
+    }
+
+    async fn claim_firing(&self, id: &str, due_ms: i64) -> Result<bool, BackendError> {
+        let key = format!("{}:schedule:{id}:fired:{due_ms}", self.namespace);
+        let set: Option<String> = self
+            .retry("claim a schedule's firing", |mut c| {
+                let k = key.clone();
+                async move {
+                    redis::cmd("SET")
+                        .arg(k)
+                        .arg(1)
+                        .arg("NX")
+                        .arg("EX")
+                        .arg(7 * 24 * 3600)
+                        .query_async(&mut c)
+                        .await
+                }
+            })
+            .await?;
+        Ok(set.is_some())
     }
 
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError> {

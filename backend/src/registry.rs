@@ -21,4 +21,13 @@ pub trait RunRegistry: Send + Sync {
     async fn set_cancelled(&self, run: &str) -> Result<(), BackendError>;
     /// True when a run was cancelled.
     async fn is_cancelled(&self, run: &str) -> Result<bool, BackendError>;
+    /// Stores (or replaces) a schedule's record.
+    async fn put_schedule(&self, id: &str, record: String) -> Result<(), BackendError>;
+    /// Every schedule's record.
+    async fn list_schedules(&self) -> Result<Vec<String>, BackendError>;
+    /// Removes a schedule; false when there was none.
+    async fn delete_schedule(&self, id: &str) -> Result<bool, BackendError>;
+    /// Claims the firing of schedule `id` due at `due_ms`: true for the one
+    /// caller that may make it, false for every other (kept a week).
+    async fn claim_firing(&self, id: &str, due_ms: i64) -> Result<bool, BackendError>;
 }

@@ -44,6 +44,49 @@ pub enum Command {
     Cancel(RunIdArgs),
     /// Recent runs, newest first.
     Runs(ClientArgs),
+    /// Scheduled refreshes of a tenant: add, list, remove.
+    Schedule(ScheduleArgs),
+}
+
+/// `rapport schedule`.
+#[derive(Debug, Args)]
+pub struct ScheduleArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: ScheduleAction,
+    /// The coordinator.
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+/// `rapport schedule add|list|remove`.
+#[derive(Debug, Subcommand)]
+pub enum ScheduleAction {
+    /// Refresh a tenant on a cron expression (read in the tenant's time
+    /// zone); prints the schedule's id.
+    Add {
+        /// The tenant configuration (readable by the coordinator and workers).
+        #[arg(long)]
+        config: PathBuf,
+        /// Output folder (writable by the coordinator).
+        #[arg(long)]
+        out: PathBuf,
+        /// Five fields (minute hour day month weekday), as in "0 3 * * MON",
+        /// or six with seconds first.
+        #[arg(long)]
+        cron: String,
+        /// The first run this long after now (as 6h, 30m, 2d), then on the
+        /// expression.
+        #[arg(long, value_name = "DURATION")]
+        first_run_after: Option<String>,
+    },
+    /// Every schedule, with its next firing and last run.
+    List,
+    /// Remove a schedule (its runs stay).
+    Remove {
+        /// The schedule's id.
+        id: String,
+    },
 }
 
 /// Where the cluster's servers are. Every setting of this and the structs
@@ -222,6 +265,7 @@ impl Command {
             Command::Rerun(_) => "rerun",
             Command::Cancel(_) => "cancel",
             Command::Runs(_) => "runs",
+            Command::Schedule(_) => "schedule",
         }
     }
 }
@@ -314,7 +358,8 @@ impl Cli {
             | Command::Status(RunIdArgs { client, .. })
             | Command::Cancel(RunIdArgs { client, .. })
             | Command::Rerun(RerunArgs { client, .. })
-            | Command::Runs(client) => client.add_to(&mut g),
+            | Command::Runs(client)
+            | Command::Schedule(ScheduleArgs { client, .. }) => client.add_to(&mut g),
             Command::Run(_) | Command::Generate(_) | Command::Demo(_) => {}
         }
         g

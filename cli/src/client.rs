@@ -11,9 +11,11 @@ use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rapport_coordinator::http::{ErrorBody, SubmitRequest};
 use rapport_coordinator::run_record::{RunRecord, RunStatus};
+use rapport_coordinator::schedule::{parse_duration, Schedule};
+use rapport_coordinator::service::scheduler::ScheduleRequest;
 use reqwest::StatusCode;
 
-use crate::args::{RerunArgs, RunIdArgs, SubmitArgs};
+use crate::args::{RerunArgs, RunIdArgs, ScheduleAction, ScheduleArgs, SubmitArgs};
 use crate::exit::CliError;
 use crate::settings::Settings;
 
@@ -174,6 +176,59 @@ pub async fn runs_command(settings: &Settings) -> Result<(), CliError> {
             run.created_at.get(..19).unwrap_or(&run.created_at),
             run.tenant_id
         );
+    }
+    Ok(())
+}
+
+/// `rapport schedule add|list|remove`.
+pub async fn schedule_command(args: ScheduleArgs, settings: &Settings) -> Result<(), CliError> {
+    let api = Api::new(settings)?;
+    let url = format!("{}/schedules", api.base);
+    match args.action {
+        ScheduleAction::Add {
+            config,
+            out,
+            cron,
+            first_run_after,
+        } => {
+            let first_run_after_seconds =
+                first_run_after
+                    .map(|d| parse_duration(&d))
+                    .transpose()
+                    .map_err(|e| CliError::Usage(format!("--first-run-after: {e}")))?;
+            let body = ScheduleRequest {
+                config: absolute(&config)?,
+                out: absolute(&out)?,
+                cron,
+                first_run_after_seconds,
+            };
+            let r = api.call(api.http.post(url).json(&body)).await?;
+            let schedule: Schedule = r.json().await.context("unreadable answer")?;
+            println!("{}", schedule.id);
+            eprintln!("rapport: first run at {}", schedule.next_at());
+        }
+        ScheduleAction::List => {
+            let r = api.call(api.http.get(url)).await?;
+            let all: Vec<Schedule> = r.json().await.context("unreadable answer")?;
+            println!(
+                "{:<32} {:<20} {:<26} {:<24} TENANT",
+                "SCHEDULE", "CRON", "NEXT", "LAST RUN"
+            );
+            for s in all {
+                println!(
+                    "{:<32} {:<20} {:<26} {:<24} {}",
+                    s.id,
+                    s.cron,
+                    s.next_at(),
+                    s.last_run.as_deref().unwrap_or("-"),
+                    s.tenant_id
+                );
+            }
+        }
+        ScheduleAction::Remove { id } => {
+            api.call(api.http.delete(format!("{url}/{id}"))).await?;
+            eprintln!("rapport: schedule {id} removed");
+        }
     }
     Ok(())
 }

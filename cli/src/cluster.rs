@@ -180,6 +180,7 @@ pub async fn coordinator_command(
     let coordinator =
         Coordinator::with_lease(backends.requests, backends.exec, backends.lease, options);
     let runner = tokio::spawn(coordinator.clone().run_loop(shutdown.clone()));
+    tokio::spawn(coordinator.clone().schedule_loop(shutdown.clone()));
     info!(namespace = %settings.namespace, "coordinator ready");
     let stop = shutdown.clone();
     axum::serve(listener, router(Arc::clone(&coordinator), access))

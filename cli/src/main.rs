@@ -73,6 +73,7 @@ fn main() {
             Command::Rerun(a) => client::rerun_command(a, &settings).await,
             Command::Cancel(a) => client::cancel_command(a, &settings).await,
             Command::Runs(_) => client::runs_command(&settings).await,
+            Command::Schedule(a) => client::schedule_command(a, &settings).await,
         }
     });
     if let Err(e) = result {

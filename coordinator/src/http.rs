@@ -1,5 +1,5 @@
 //! The coordinator's HTTP API for operators: submit, list, status, rerun,
-//! cancel, and health. Bodies are JSON; errors are `{"error": "..."}` with
+//! cancel, schedules, metrics and health. Bodies are JSON; errors are `{"error": "..."}` with
 //! 400 (invalid tenant), 401 (no valid bearer token), 403 (a role that may
 //! not do this, or a path outside the data roots), 404 (no such run), 409
 //! (run already ended) or 503.
@@ -15,13 +15,15 @@ use axum::extract::{DefaultBodyLimit, Path, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::access::{Access, Role, Verdict};
 use crate::run_record::RunRecord;
+use crate::schedule::Schedule;
+use crate::service::scheduler::ScheduleRequest;
 use crate::service::{Coordinator, RequestError};
 use crate::tenant_loader::LoadError;
 
@@ -46,7 +48,8 @@ impl IntoResponse for RequestError {
         let status = match &self {
             RequestError::Invalid(LoadError::Path(e)) if e.is_forbidden() => StatusCode::FORBIDDEN,
             RequestError::Invalid(_) => StatusCode::BAD_REQUEST,
-            RequestError::NotFound(_) => StatusCode::NOT_FOUND,
+            RequestError::Schedule(_) => StatusCode::BAD_REQUEST,
+            RequestError::NotFound(_) | RequestError::NoSchedule(_) => StatusCode::NOT_FOUND,
             RequestError::Finished(_) => StatusCode::CONFLICT,
             RequestError::Backend(_) => StatusCode::SERVICE_UNAVAILABLE,
         };
@@ -77,11 +80,14 @@ pub fn router(coordinator: Arc<Coordinator>, access: Access) -> Router {
     let reads = Router::new()
         .route("/runs", get(list))
         .route("/runs/{id}", get(status))
+        .route("/schedules", get(schedules))
         .route_layer(gate(Role::Viewer));
     let changes = Router::new()
         .route("/runs", post(submit))
         .route("/runs/{id}/rerun", post(rerun))
         .route("/runs/{id}/cancel", post(cancel))
+        .route("/schedules", post(add_schedule))
+        .route("/schedules/{id}", delete(remove_schedule))
         .route_layer(gate(Role::Operator));
     Router::new()
         .merge(reads)
@@ -169,6 +175,25 @@ async fn cancel(
     Path(id): Path<String>,
 ) -> Result<Json<RunRecord>, RequestError> {
     Ok(Json(c.cancel(&id).await?))
+}
+
+async fn schedules(State(c): State<Arc<Coordinator>>) -> Result<Json<Vec<Schedule>>, RequestError> {
+    Ok(Json(c.list_schedules().await?))
+}
+
+async fn add_schedule(
+    State(c): State<Arc<Coordinator>>,
+    Json(req): Json<ScheduleRequest>,
+) -> Result<(StatusCode, Json<Schedule>), RequestError> {
+    Ok((StatusCode::CREATED, Json(c.add_schedule(req).await?)))
+}
+
+async fn remove_schedule(
+    State(c): State<Arc<Coordinator>>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, RequestError> {
+    c.remove_schedule(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// The Prometheus text exposition.

@@ -10,7 +10,8 @@
 //! - [`writer`] — assembles the output files from staged parts.
 //! - [`local_run`] — a run with its workers as tasks of this process.
 //! - [`service`], [`run_record`], [`http`] — the long-running coordinator,
-//!   its run records and its HTTP API; [`access`] — who may call it.
+//!   its run records and its HTTP API; [`access`] — who may call it;
+//!   [`schedule`] — runs fired on a cron expression.
 
 pub mod access;
 pub mod driver;
@@ -19,6 +20,7 @@ pub mod http;
 pub mod local_run;
 pub mod planner;
 pub mod run_record;
+pub mod schedule;
 pub mod service;
 pub mod tenant_loader;
 pub mod writer;

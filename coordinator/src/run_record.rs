@@ -81,6 +81,13 @@ pub struct RunRecord {
     /// What the run redid to heal faults, once it succeeded.
     #[serde(default)]
     pub recovery: Option<Recovery>,
+    /// The `as_of` date the run uses instead of tenant.toml's (a scheduled
+    /// run's today in the tenant's zone), YYYY-MM-DD.
+    #[serde(default)]
+    pub as_of: Option<String>,
+    /// The schedule that submitted the run.
+    #[serde(default)]
+    pub schedule: Option<String>,
 }
 
 impl RunRecord {
@@ -111,6 +118,8 @@ impl RunRecord {
             phase_seconds: BTreeMap::new(),
             rows: None,
             recovery: None,
+            as_of: None,
+            schedule: None,
         }
     }
 }

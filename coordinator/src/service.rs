@@ -33,6 +33,7 @@ use crate::driver::Limits;
 
 pub mod housekeeping;
 pub mod leadership;
+pub mod scheduler;
 use crate::executor::{
     add_worker_counts, cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec,
 };
@@ -91,6 +92,17 @@ impl Default for CoordinatorOptions {
     }
 }
 
+/// Where a run comes from, besides an operator's submit.
+#[derive(Debug, Default)]
+struct Origin {
+    /// The run it repeats.
+    rerun_of: Option<String>,
+    /// The `as_of` it uses instead of tenant.toml's.
+    as_of: Option<String>,
+    /// The schedule that fired it.
+    schedule: Option<String>,
+}
+
 /// Why an operator request was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RequestError {
@@ -100,6 +112,12 @@ pub enum RequestError {
     /// No such run.
     #[error("no run {0}")]
     NotFound(String),
+    /// No such schedule.
+    #[error("no schedule {0}")]
+    NoSchedule(String),
+    /// A schedule that cannot be made.
+    #[error(transparent)]
+    Schedule(#[from] crate::schedule::ScheduleError),
     /// The run already ended.
     #[error("run {0} already ended")]
     Finished(String),
@@ -278,19 +296,35 @@ impl Coordinator {
         out: PathBuf,
         rerun_of: Option<String>,
     ) -> Result<RunRecord, RequestError> {
+        let origin = Origin {
+            rerun_of,
+            ..Origin::default()
+        };
+        self.submit_from(config, out, origin).await
+    }
+
+    /// [`Coordinator::submit`] for a rerun or a schedule's firing.
+    async fn submit_from(
+        &self,
+        config: PathBuf,
+        out: PathBuf,
+        origin: Origin,
+    ) -> Result<RunRecord, RequestError> {
         let tenant = self.load(config).await?;
         let out = self
             .backends
             .data_roots
             .output_dir(&out)
             .map_err(LoadError::from)?;
-        let record = RunRecord::queued(
+        let mut record = RunRecord::queued(
             new_run_id(),
             tenant.settings.id.clone(),
             tenant.config_path.display().to_string(),
             out.display().to_string(),
-            rerun_of,
+            origin.rerun_of,
         );
+        record.as_of = origin.as_of;
+        record.schedule = origin.schedule;
         self.save(&record).await?;
         info!(run_id = %record.run_id, "run queued");
         self.wake.notify_one();
@@ -322,12 +356,13 @@ impl Coordinator {
     /// A new run with the inputs and output of `run`.
     pub async fn rerun(&self, run: &str) -> Result<RunRecord, RequestError> {
         let old = self.get(run).await?;
-        self.submit(
-            PathBuf::from(old.config),
-            PathBuf::from(old.out),
-            Some(old.run_id),
-        )
-        .await
+        let origin = Origin {
+            rerun_of: Some(old.run_id),
+            as_of: old.as_of,
+            schedule: None,
+        };
+        self.submit_from(PathBuf::from(old.config), PathBuf::from(old.out), origin)
+            .await
     }
 
     /// Cancels a queued or running run. The cancel mark is set first: the
@@ -504,13 +539,18 @@ impl Coordinator {
         progress: &dyn ProgressSink,
         token: &CancellationToken,
     ) -> Result<crate::executor::RunOutcome, ExecuteError> {
-        let tenant = self
+        let plan_error = |error: String| ExecuteError::JobFailed {
+            job: "plan".to_owned(),
+            error,
+        };
+        let mut tenant = self
             .load(PathBuf::from(&record.config))
             .await
-            .map_err(|e| ExecuteError::JobFailed {
-                job: "plan".to_owned(),
-                error: e.to_string(),
-            })?;
+            .map_err(|e| plan_error(e.to_string()))?;
+        if let Some(as_of) = &record.as_of {
+            tenant.settings.as_of = chrono::NaiveDate::parse_from_str(as_of, "%Y-%m-%d")
+                .map_err(|e| plan_error(format!("the run's as_of {as_of:?}: {e}")))?;
+        }
         // A resumed run keeps the plan its done jobs belong to.
         let ctx: RunContext = match self
             .backends

@@ -7,7 +7,9 @@
 use std::time::{Duration, Instant};
 
 use rapport_coordinator::run_record::{RunRecord, RunStatus};
-use rapport_coordinator::service::{Coordinator, CoordinatorOptions, Retention};
+use rapport_coordinator::schedule::next_after;
+use rapport_coordinator::service::scheduler::ScheduleRequest;
+use rapport_coordinator::service::{Coordinator, CoordinatorOptions, RequestError, Retention};
 use rapport_worker::{run_worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
@@ -210,3 +212,62 @@ async fn a_leader_that_lost_its_lease_writes_nothing() {
 
     a.delete_namespace().await.expect("clean up");
 }
+
+both_backends!(a_due_schedule_fires_once_whoever_looks, |kind| async move {
+    let b = backends(kind).await;
+    let first = Coordinator::new(b.backends.clone(), CoordinatorOptions::default());
+    let second = Coordinator::new(b.backends.clone(), CoordinatorOptions::default());
+    let dir = tempfile::tempdir().expect("dir");
+    let config = small_tenant(dir.path(), 7);
+    let out = tempfile::tempdir().expect("out");
+    let request = |cron: &str, first_after| ScheduleRequest {
+        config: config.display().to_string(),
+        out: out.path().display().to_string(),
+        cron: cron.to_owned(),
+        first_run_after_seconds: first_after,
+    };
+    let refused = first.add_schedule(request("61 * * * *", None)).await;
+    assert!(
+        matches!(refused, Err(RequestError::Schedule(_))),
+        "{refused:?}"
+    );
+
+    // Due at once, then yearly: looked at three times by two coordinators.
+    let s = first
+        .add_schedule(request("0 0 1 1 *", Some(0)))
+        .await
+        .expect("schedule");
+    for c in [&first, &second, &first] {
+        c.fire_due().await.expect("fire");
+    }
+    let runs: Vec<RunRecord> = first
+        .list()
+        .await
+        .expect("runs")
+        .into_iter()
+        .filter(|r| r.schedule.as_deref() == Some(s.id.as_str()))
+        .collect();
+    assert_eq!(runs.len(), 1, "one firing, one run");
+    let tz = rapport_coordinator::load_tenant(&config)
+        .expect("tenant")
+        .settings
+        .tz();
+    let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+    assert_eq!(runs[0].as_of, Some(today.format("%Y-%m-%d").to_string()));
+    let kept = first.list_schedules().await.expect("schedules");
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].last_run.as_deref(), Some(runs[0].run_id.as_str()));
+    let next = next_after("0 0 1 1 *", tz, chrono::Utc::now()).expect("next");
+    assert_eq!(
+        kept[0].next_ms,
+        next.timestamp_millis(),
+        "the next is the yearly one"
+    );
+
+    first.remove_schedule(&s.id).await.expect("removed");
+    assert!(matches!(
+        first.remove_schedule(&s.id).await,
+        Err(RequestError::NoSchedule(_))
+    ));
+    assert!(first.list_schedules().await.expect("none").is_empty());
+});
