@@ -290,7 +290,8 @@ mod placed {
     fn every_setting_is_in_the_manifests_and_the_operations_guide() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut manifests = String::new();
-        text_under(&root.join("deploy"), &mut manifests);
+        text_under(&root.join("deploy/base"), &mut manifests);
+        text_under(&root.join("deploy/overlays"), &mut manifests);
         let guide = std::fs::read_to_string(root.join("docs/operations.md")).expect("guide");
         for name in Settings::names() {
             let variable = format!("RAPPORT_{}", name.to_uppercase());
