@@ -39,6 +39,43 @@ fn ca(dir: &Path, name: &str) -> PathBuf {
     dir.join(crt)
 }
 
+/// client.crt and client.key (PKCS#8), signed by the CA `ca`.
+fn client_certificate(dir: &Path, ca: &str) {
+    openssl(
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "client.key",
+            "-out",
+            "client.csr",
+            "-subj",
+            "/CN=rapport-worker",
+        ],
+        dir,
+    );
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "client.csr",
+            "-CA",
+            &format!("{ca}.crt"),
+            "-CAkey",
+            &format!("{ca}.key"),
+            "-CAcreateserial",
+            "-out",
+            "client.crt",
+            "-days",
+            "1",
+        ],
+        dir,
+    );
+}
+
 /// server.crt and server.key for 127.0.0.1, signed by the CA `ca`.
 fn server_certificate(dir: &Path, ca: &str) {
     openssl(
@@ -168,6 +205,7 @@ fn a_run_over_tls_is_identical_and_a_wrong_ca_is_refused() {
     ca(dir.path(), "ca");
     let wrong = ca(dir.path(), "wrong");
     server_certificate(dir.path(), "ca");
+    client_certificate(dir.path(), "ca");
     for f in std::fs::read_dir(dir.path()).expect("dir").flatten() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).expect("mode");
@@ -238,4 +276,41 @@ fn a_run_over_tls_is_identical_and_a_wrong_ca_is_refused() {
             "a password in an error: {text}"
         );
     }
+
+    // A Redis that asks for a client certificate: refused without one,
+    // served with one (the worker stays up, connected, until stopped).
+    assert_eq!(
+        redis_cli(&["CONFIG", "SET", "tls-auth-clients", "yes"]),
+        "OK"
+    );
+    let file = |name: &str| dir.path().join(name);
+    let worker = |with_certificate: bool| {
+        let mut c = cluster.command(&["worker"]);
+        c.env("RAPPORT_REDIS_URL", &rediss)
+            .env("RAPPORT_TLS_CA_FILE", file("ca.crt"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        if with_certificate {
+            c.env("RAPPORT_TLS_CERT_FILE", file("client.crt"))
+                .env("RAPPORT_TLS_KEY_FILE", file("client.key"));
+        }
+        c.spawn().expect("worker")
+    };
+    let refused = worker(false).wait_with_output().expect("worker");
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "without a client certificate"
+    );
+    let text = String::from_utf8_lossy(&refused.stderr);
+    assert!(text.contains("cannot connect to Redis"), "{text}");
+    let mut served = worker(true);
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(
+        served.try_wait().expect("wait").is_none(),
+        "with a client certificate"
+    );
+    Cluster::signal(&served, "TERM");
+    assert!(Cluster::exit_status(&mut served, 20).success());
+    redis_cli(&["CONFIG", "SET", "tls-auth-clients", "no"]);
 }
