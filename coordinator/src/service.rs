@@ -5,8 +5,9 @@
 //! interval: its waiting jobs are purged, workers drop any in flight.
 //!
 //! With a lease ([`leadership`]), only the coordinator holding it executes
-//! runs; the others serve requests and stand by. Every minute the leader
-//! keeps house ([`housekeeping`]).
+//! runs and fires schedules ([`scheduler`]); the others serve requests
+//! ([`requests`]) and stand by. Every minute the leader keeps house
+//! ([`housekeeping`]). [`metrics`] is what `/metrics` shows.
 //!
 //! The registry is read tolerantly: a record that does not decode is logged
 //! and skipped, never blocking the others; the scheduler sees every queued
@@ -21,10 +22,10 @@ use std::time::Duration;
 
 use rapport_backend::layout::context_path;
 use rapport_backend::lease::{Lease, LEASE_TTL};
-use rapport_backend::metrics::{Gauge, Metrics};
+use rapport_backend::metrics::Metrics;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
-use rapport_common::report::{Recovery, RunReport};
+use rapport_common::report::Recovery;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
@@ -33,13 +34,15 @@ use crate::driver::Limits;
 
 pub mod housekeeping;
 pub mod leadership;
+pub mod metrics;
+mod requests;
 pub mod scheduler;
 use crate::executor::{
     add_worker_counts, cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec,
 };
-use crate::planner::{new_run_id, plan_run, PlanOptions};
+use crate::planner::{plan_run, PlanOptions};
 use crate::run_record::{RunRecord, RunStatus};
-use crate::tenant_loader::{load_tenant_within, FileCaps, LoadError, LoadedTenant};
+use crate::tenant_loader::{FileCaps, LoadError};
 
 /// How often the runner looks for work when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(1);
@@ -90,17 +93,6 @@ impl Default for CoordinatorOptions {
             read_timeout: Duration::from_secs(10),
         }
     }
-}
-
-/// Where a run comes from, besides an operator's submit.
-#[derive(Debug, Default)]
-struct Origin {
-    /// The run it repeats.
-    rerun_of: Option<String>,
-    /// The `as_of` it uses instead of tenant.toml's.
-    as_of: Option<String>,
-    /// The schedule that fired it.
-    schedule: Option<String>,
 }
 
 /// Why an operator request was refused.
@@ -189,63 +181,6 @@ impl Coordinator {
         })
     }
 
-    /// `/metrics`: this coordinator's counters, and gauges read now (runs
-    /// by status, queue depth, leader or standby).
-    pub async fn metrics_text(&self) -> String {
-        let mut gauges = vec![Gauge {
-            name: "rapport_leader",
-            labels: Vec::new(),
-            value: f64::from(u8::from(self.role() == "leader")),
-        }];
-        match self.backends.queue.waiting().await {
-            Ok(n) => gauges.push(Gauge {
-                name: "rapport_queue_depth",
-                labels: Vec::new(),
-                value: f64::from(n),
-            }),
-            Err(e) => warn!(error = %e, "cannot read the queue depth for /metrics"),
-        }
-        if let Ok(runs) = self.list_up_to(RUNS_LISTED).await {
-            let mut by_status: std::collections::BTreeMap<&str, u32> =
-                ["queued", "running", "succeeded", "failed", "cancelled"]
-                    .into_iter()
-                    .map(|s| (s, 0))
-                    .collect();
-            for run in &runs {
-                *by_status.entry(run.status.name()).or_default() += 1;
-            }
-            gauges.extend(by_status.into_iter().map(|(status, n)| Gauge {
-                name: "rapport_runs",
-                labels: vec![("status", status.to_owned())],
-                value: f64::from(n),
-            }));
-        }
-        self.metrics.render(&gauges)
-    }
-
-    /// Counts a run's end, and a succeeded run's records and rejects.
-    fn count_run_end(&self, record: &RunRecord, report: Option<&RunReport>) {
-        self.metrics.add(
-            "rapport_runs_finished_total",
-            vec![("status", record.status.name().to_owned())],
-            1.0,
-        );
-        if let Some(report) = report {
-            self.metrics.add(
-                "rapport_records_ingested_total",
-                Vec::new(),
-                report.records as f64,
-            );
-            for (reason, n) in &report.rejected_by_reason {
-                self.metrics.add(
-                    "rapport_rejects_total",
-                    vec![("reason", reason.clone())],
-                    *n as f64,
-                );
-            }
-        }
-    }
-
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.backends
@@ -287,110 +222,6 @@ impl Coordinator {
                     .ok()
             })
             .collect())
-    }
-
-    /// Checks the tenant and queues a run of it.
-    pub async fn submit(
-        &self,
-        config: PathBuf,
-        out: PathBuf,
-        rerun_of: Option<String>,
-    ) -> Result<RunRecord, RequestError> {
-        let origin = Origin {
-            rerun_of,
-            ..Origin::default()
-        };
-        self.submit_from(config, out, origin).await
-    }
-
-    /// [`Coordinator::submit`] for a rerun or a schedule's firing.
-    async fn submit_from(
-        &self,
-        config: PathBuf,
-        out: PathBuf,
-        origin: Origin,
-    ) -> Result<RunRecord, RequestError> {
-        let tenant = self.load(config).await?;
-        let out = self
-            .backends
-            .data_roots
-            .output_dir(&out)
-            .map_err(LoadError::from)?;
-        let mut record = RunRecord::queued(
-            new_run_id(),
-            tenant.settings.id.clone(),
-            tenant.config_path.display().to_string(),
-            out.display().to_string(),
-            origin.rerun_of,
-        );
-        record.as_of = origin.as_of;
-        record.schedule = origin.schedule;
-        self.save(&record).await?;
-        info!(run_id = %record.run_id, "run queued");
-        self.wake.notify_one();
-        Ok(record)
-    }
-
-    /// Loads the tenant at `config` off the async runtime, within the data
-    /// roots, the file caps and the read time limit. A read that hangs
-    /// (a stalled mount) is abandoned at the limit.
-    async fn load(&self, config: PathBuf) -> Result<LoadedTenant, LoadError> {
-        let roots = self.backends.data_roots.clone();
-        let caps = self.options.file_caps;
-        let limit = self.options.read_timeout;
-        let shown = config.display().to_string();
-        let task = tokio::task::spawn_blocking(move || load_tenant_within(&config, &roots, caps));
-        match tokio::time::timeout(limit, task).await {
-            Ok(Ok(loaded)) => loaded,
-            Ok(Err(e)) => Err(LoadError::Unreadable {
-                path: shown,
-                source: std::io::Error::other(format!("the loader stopped: {e}")),
-            }),
-            Err(_) => Err(LoadError::TimedOut {
-                path: shown,
-                seconds: limit.as_secs_f64(),
-            }),
-        }
-    }
-
-    /// A new run with the inputs and output of `run`.
-    pub async fn rerun(&self, run: &str) -> Result<RunRecord, RequestError> {
-        let old = self.get(run).await?;
-        let origin = Origin {
-            rerun_of: Some(old.run_id),
-            as_of: old.as_of,
-            schedule: None,
-        };
-        self.submit_from(PathBuf::from(old.config), PathBuf::from(old.out), origin)
-            .await
-    }
-
-    /// Cancels a queued or running run. The cancel mark is set first: the
-    /// run's driver polls it, and a run being picked up checks it once it
-    /// is marked current, so a cancel is never lost in between.
-    pub async fn cancel(&self, run: &str) -> Result<RunRecord, RequestError> {
-        let mut record = self.get(run).await?;
-        if record.status.is_final() {
-            return Err(RequestError::Finished(run.to_owned()));
-        }
-        self.backends.registry.set_cancelled(run).await?;
-        let running = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        match running {
-            Some((id, token)) if id == run => token.cancel(),
-            _ if record.status == RunStatus::Queued => {
-                record.status = RunStatus::Cancelled;
-                record.finished_at = Some(chrono::Utc::now().to_rfc3339());
-                self.save(&record).await?;
-            }
-            // Running under another coordinator: its driver sees the mark.
-            _ => {}
-        }
-        info!(run_id = run, "run cancelled");
-        Ok(record)
     }
 
     /// Executes runs until `shutdown`; a run interrupted by shutdown stays

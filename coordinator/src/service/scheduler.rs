@@ -11,7 +11,8 @@ use chrono::Utc;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
-use super::{Coordinator, Origin, RequestError};
+use super::requests::Origin;
+use super::{Coordinator, RequestError};
 use crate::planner::new_run_id;
 use crate::schedule::{parse_cron, Schedule};
 use crate::tenant_loader::LoadError;
