@@ -35,7 +35,7 @@ use crate::driver::Limits;
 pub mod housekeeping;
 pub mod leadership;
 pub mod metrics;
-mod requests;
+pub mod requests;
 pub mod scheduler;
 use crate::executor::{
     add_worker_counts, cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec,

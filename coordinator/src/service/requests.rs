@@ -13,13 +13,13 @@ use crate::tenant_loader::{load_tenant_within, LoadError, LoadedTenant};
 
 /// Where a run comes from, besides an operator's submit.
 #[derive(Debug, Default)]
-pub(super) struct Origin {
+pub struct Origin {
     /// The run it repeats.
-    pub(super) rerun_of: Option<String>,
+    pub rerun_of: Option<String>,
     /// The `as_of` it uses instead of tenant.toml's.
-    pub(super) as_of: Option<String>,
+    pub as_of: Option<String>,
     /// The schedule that fired it.
-    pub(super) schedule: Option<String>,
+    pub schedule: Option<String>,
 }
 
 impl Coordinator {
