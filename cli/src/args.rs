@@ -46,6 +46,24 @@ pub enum Command {
     Runs(ClientArgs),
     /// Scheduled refreshes of a tenant: add, list, remove.
     Schedule(ScheduleArgs),
+    /// The AccountIds of the rows of a results folder matching an expression.
+    Segment(SegmentArgs),
+}
+
+/// `rapport segment`.
+#[derive(Debug, Args)]
+pub struct SegmentArgs {
+    /// A results folder (holding account_engagement.csv).
+    #[arg(long)]
+    pub results: PathBuf,
+    /// The aggregation level.
+    #[arg(long, default_value = "Year", value_parser = ["Year", "Month", "Week"])]
+    pub level: String,
+    /// The period: its AggregationStartDate (default: the latest of the level).
+    #[arg(long, value_name = "DATE")]
+    pub period: Option<String>,
+    /// The expression, as "DaysSinceLastEmail > 60 AND DaysSinceLastMeeting > 60".
+    pub expr: String,
 }
 
 /// `rapport schedule`.
@@ -266,6 +284,7 @@ impl Command {
             Command::Cancel(_) => "cancel",
             Command::Runs(_) => "runs",
             Command::Schedule(_) => "schedule",
+            Command::Segment(_) => "segment",
         }
     }
 }
@@ -360,7 +379,7 @@ impl Cli {
             | Command::Rerun(RerunArgs { client, .. })
             | Command::Runs(client)
             | Command::Schedule(ScheduleArgs { client, .. }) => client.add_to(&mut g),
-            Command::Run(_) | Command::Generate(_) | Command::Demo(_) => {}
+            Command::Run(_) | Command::Generate(_) | Command::Demo(_) | Command::Segment(_) => {}
         }
         g
     }

@@ -10,6 +10,7 @@ mod demo;
 mod embedded;
 mod exit;
 mod progress;
+mod segment;
 mod settings;
 
 use std::io::IsTerminal;
@@ -74,6 +75,7 @@ fn main() {
             Command::Cancel(a) => client::cancel_command(a, &settings).await,
             Command::Runs(_) => client::runs_command(&settings).await,
             Command::Schedule(a) => client::schedule_command(a, &settings).await,
+            Command::Segment(a) => segment::segment_command(a),
         }
     });
     if let Err(e) = result {

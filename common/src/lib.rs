@@ -12,6 +12,7 @@
 //! - [`rules`] — which accounts an email or meeting counts for.
 //! - [`partial`] — `PartialAggregate` and its merge.
 //! - [`row`], [`score`] — output rows and the EngagementScore.
+//! - [`segment`] — segment expressions over output rows.
 //! - [`ingest`], [`aggregate`], [`reduce`] — the pure body of each job.
 //! - [`plan`], [`counters`], [`report`] — run context, jobs, messages, reports.
 
@@ -32,6 +33,7 @@ pub mod report;
 pub mod row;
 pub mod rules;
 pub mod score;
+pub mod segment;
 pub mod tables;
 pub mod tenant;
 pub mod time;
