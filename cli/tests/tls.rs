@@ -39,81 +39,40 @@ fn ca(dir: &Path, name: &str) -> PathBuf {
     dir.join(crt)
 }
 
-/// client.crt and client.key (PKCS#8), signed by the CA `ca`.
-fn client_certificate(dir: &Path, ca: &str) {
-    openssl(
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "client.key",
-            "-out",
-            "client.csr",
-            "-subj",
-            "/CN=rapport-worker",
-        ],
-        dir,
+/// `name`.crt and `name`.key (PKCS#8) for `subject`, signed by the CA
+/// `ca`, with the extensions of `extensions` (a file's text) when given.
+fn signed_certificate(dir: &Path, ca: &str, name: &str, subject: &str, extensions: Option<&str>) {
+    let (key, csr, crt) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.crt"),
     );
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "client.csr",
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            "client.crt",
-            "-days",
-            "1",
-        ],
-        dir,
-    );
-}
-
-/// server.crt and server.key for 127.0.0.1, signed by the CA `ca`.
-fn server_certificate(dir: &Path, ca: &str) {
-    openssl(
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            "server.key",
-            "-out",
-            "server.csr",
-            "-subj",
-            "/CN=127.0.0.1",
-        ],
-        dir,
-    );
-    std::fs::write(dir.join("san.cnf"), "subjectAltName=IP:127.0.0.1\n").expect("san");
-    openssl(
-        &[
-            "x509",
-            "-req",
-            "-in",
-            "server.csr",
-            "-CA",
-            &format!("{ca}.crt"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            "server.crt",
-            "-days",
-            "1",
-            "-extfile",
-            "san.cnf",
-        ],
-        dir,
-    );
+    let request = [
+        "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr,
+    ];
+    openssl(&[&request[..], &["-subj", subject]].concat(), dir);
+    let (ca_crt, ca_key) = (format!("{ca}.crt"), format!("{ca}.key"));
+    let mut sign = vec![
+        "x509",
+        "-req",
+        "-in",
+        &csr,
+        "-CA",
+        &ca_crt,
+        "-CAkey",
+        &ca_key,
+        "-CAcreateserial",
+        "-out",
+        &crt,
+        "-days",
+        "1",
+    ];
+    let ext = format!("{name}.cnf");
+    if let Some(text) = extensions {
+        std::fs::write(dir.join(&ext), text).expect("extensions");
+        sign.extend(["-extfile", &ext]);
+    }
+    openssl(&sign, dir);
 }
 
 fn free_port() -> u16 {
@@ -204,8 +163,9 @@ fn a_run_over_tls_is_identical_and_a_wrong_ca_is_refused() {
     let dir = shared_dir();
     ca(dir.path(), "ca");
     let wrong = ca(dir.path(), "wrong");
-    server_certificate(dir.path(), "ca");
-    client_certificate(dir.path(), "ca");
+    let san = "subjectAltName=IP:127.0.0.1\n";
+    signed_certificate(dir.path(), "ca", "server", "/CN=127.0.0.1", Some(san));
+    signed_certificate(dir.path(), "ca", "client", "/CN=rapport-worker", None);
     for f in std::fs::read_dir(dir.path()).expect("dir").flatten() {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(f.path(), std::fs::Permissions::from_mode(0o644)).expect("mode");
