@@ -97,6 +97,9 @@ pub enum ScheduleAction {
         /// expression.
         #[arg(long, value_name = "DURATION")]
         first_run_after: Option<String>,
+        /// Output formats besides the CSV, as csv,parquet,jsonl.
+        #[arg(long, default_value = "csv")]
+        formats: String,
     },
     /// Every schedule, with its next firing and last run.
     List,
@@ -181,6 +184,13 @@ pub struct CoordinatorArgs {
     /// At most this many ended runs' records are kept [default: 1000].
     #[arg(long, env = "RAPPORT_RETENTION_RUNS")]
     pub retention_runs: Option<usize>,
+    /// Succeeded runs' outputs are kept here, per tenant and run [default:
+    /// OUTPUT_ROOT/rapport-history].
+    #[arg(long, env = "RAPPORT_HISTORY_ROOT", value_name = "DIR")]
+    pub history_root: Option<PathBuf>,
+    /// Runs kept per tenant in the history [default: 12].
+    #[arg(long, env = "RAPPORT_HISTORY_KEEP")]
+    pub history_keep: Option<usize>,
     /// The largest tenant.toml or table read, in bytes [default: 268435456].
     #[arg(long, env = "RAPPORT_MAX_CONFIG_BYTES")]
     pub max_config_bytes: Option<u64>,
@@ -241,6 +251,9 @@ pub struct SubmitArgs {
     /// Wait for the run, showing progress; exit 0 once outputs are written.
     #[arg(long)]
     pub wait: bool,
+    /// Output formats besides the CSV, as csv,parquet,jsonl.
+    #[arg(long, default_value = "csv")]
+    pub formats: String,
     /// The coordinator.
     #[command(flatten)]
     pub client: ClientArgs,
@@ -310,6 +323,16 @@ pub struct RunArgs {
     /// Account partitions (how the work is cut; the output is the same).
     #[arg(long, hide = true)]
     pub account_partitions: Option<u32>,
+    /// Output formats besides the CSV, as csv,parquet,jsonl.
+    #[arg(long, default_value = "csv")]
+    pub formats: String,
+    /// Keep the run's outputs in this run history (a folder per tenant and
+    /// run), to compare runs on the account pages.
+    #[arg(long, value_name = "DIR")]
+    pub history: Option<PathBuf>,
+    /// Runs kept per tenant in that history.
+    #[arg(long, default_value_t = 12)]
+    pub history_keep: usize,
 }
 
 /// `rapport generate`.
@@ -364,6 +387,8 @@ impl Cli {
                 g.put("stall_seconds", a.stall_seconds);
                 g.put("retention_days", a.retention_days);
                 g.put("retention_runs", a.retention_runs.map(|n| n as u64));
+                g.put("history_root", path(&a.history_root));
+                g.put("history_keep", a.history_keep.map(|n| n as u64));
                 g.put("max_config_bytes", a.max_config_bytes);
                 g.put("max_glob_matches", a.max_glob_matches.map(|n| n as u64));
                 g.put("read_timeout_seconds", a.read_timeout_seconds);

@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{anyhow, Context};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rapport_coordinator::http::{ErrorBody, SubmitRequest};
+use rapport_coordinator::output_formats::{parse_formats, OutputFormat};
 use rapport_coordinator::run_record::{RunRecord, RunStatus};
 use rapport_coordinator::schedule::{parse_duration, Schedule};
 use rapport_coordinator::service::scheduler::ScheduleRequest;
@@ -97,12 +98,18 @@ fn absolute(path: &std::path::Path) -> Result<String, CliError> {
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))
 }
 
+/// `--formats`, checked here so a typo exits 2 before anything is sent.
+fn formats_arg(text: &str) -> Result<Vec<OutputFormat>, CliError> {
+    parse_formats(text).map_err(|e| CliError::Usage(format!("--formats: {e}")))
+}
+
 /// `rapport submit`.
 pub async fn submit_command(args: SubmitArgs, settings: &Settings) -> Result<(), CliError> {
     let api = Api::new(settings)?;
     let body = SubmitRequest {
         config: absolute(&args.config)?,
         out: absolute(&args.out)?,
+        formats: formats_arg(&args.formats)?,
     };
     let request = api.http.post(format!("{}/runs", api.base)).json(&body);
     start_run(&api, request, args.wait).await
@@ -190,6 +197,7 @@ pub async fn schedule_command(args: ScheduleArgs, settings: &Settings) -> Result
             out,
             cron,
             first_run_after,
+            formats,
         } => {
             let first_run_after_seconds =
                 first_run_after
@@ -201,6 +209,7 @@ pub async fn schedule_command(args: ScheduleArgs, settings: &Settings) -> Result
                 out: absolute(&out)?,
                 cron,
                 first_run_after_seconds,
+                formats: formats_arg(&formats)?,
             };
             let r = api.call(api.http.post(url).json(&body)).await?;
             let schedule: Schedule = r.json().await.context("unreadable answer")?;

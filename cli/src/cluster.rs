@@ -15,6 +15,7 @@ use rapport_backend::tls::TlsSettings;
 use rapport_backend::{Backends, ClusterSettings, CoordinatorBackends, DataRoots};
 use rapport_coordinator::access::{Access, TokenFile};
 use rapport_coordinator::driver::Limits;
+use rapport_coordinator::history::HistorySettings;
 use rapport_coordinator::http::{metrics_response, router};
 use rapport_coordinator::service::{Coordinator, CoordinatorOptions, Retention};
 use rapport_coordinator::FileCaps;
@@ -89,6 +90,24 @@ async fn connect_unless_stopped(
 
 /// Who may call the API. Off loopback a tokens file and both data roots
 /// are required; on loopback their absence is allowed, and logged.
+/// Where succeeded runs are kept: `history_root`, else below the output
+/// root, else nowhere (said at start).
+fn history_settings(settings: &Settings) -> Option<HistorySettings> {
+    let root = settings.history_root.clone().or_else(|| {
+        settings
+            .output_root
+            .as_ref()
+            .map(|r| r.join("rapport-history"))
+    });
+    if root.is_none() {
+        warn!("run history off: no history_root and no output_root");
+    }
+    root.map(|root| HistorySettings {
+        root,
+        keep: settings.history_keep.max(1),
+    })
+}
+
 fn access_for(settings: &Settings, loopback: bool) -> Result<Access, CliError> {
     let missing: Vec<&str> = [
         (
@@ -176,6 +195,7 @@ pub async fn coordinator_command(
             max_glob_matches: settings.max_glob_matches,
         },
         read_timeout: std::time::Duration::from_secs(settings.read_timeout_seconds.max(1)),
+        history: history_settings(settings),
     };
     let coordinator =
         Coordinator::with_lease(backends.requests, backends.exec, backends.lease, options);

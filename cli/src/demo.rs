@@ -9,7 +9,7 @@ use rapport_generator::convert::{convert_tenant, TargetFormat};
 use rapport_generator::{generate, GenerateOptions};
 
 use crate::args::{DemoArgs, GenerateArgs};
-use crate::embedded::run_embedded;
+use crate::embedded::{run_embedded, Outputs};
 use crate::exit::CliError;
 
 /// Runs `rapport generate`.
@@ -88,6 +88,7 @@ pub async fn demo_command(args: DemoArgs) -> Result<(), CliError> {
         &results,
         None,
         PlanOptions::default(),
+        &Outputs::default(),
     )
     .await?;
     println!(

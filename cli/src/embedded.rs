@@ -6,6 +6,8 @@ use std::path::Path;
 use anyhow::Context;
 use rapport_backend::Backends;
 use rapport_common::report::RunReport;
+use rapport_coordinator::history::HistorySettings;
+use rapport_coordinator::output_formats::{parse_formats, OutputFormat};
 use rapport_coordinator::planner::new_run_id;
 use rapport_coordinator::planner::JobSize;
 use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions, RunSpec};
@@ -26,7 +28,15 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
         account_partitions: args.account_partitions,
         ..PlanOptions::default()
     };
-    let report = run_embedded(&args.config, &args.out, args.workers, options).await?;
+    let outputs = Outputs {
+        formats: parse_formats(&args.formats)
+            .map_err(|e| CliError::Usage(format!("--formats: {e}")))?,
+        history: args.history.map(|root| HistorySettings {
+            root,
+            keep: args.history_keep.max(1),
+        }),
+    };
+    let report = run_embedded(&args.config, &args.out, args.workers, options, &outputs).await?;
     eprintln!(
         "rapport: {} rows for {} accounts from {} records ({} rejected) in {:.1} s -> {}",
         report.rows,
@@ -39,12 +49,31 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
     Ok(())
 }
 
+/// What a run writes besides the CSV, and where it is kept.
+#[derive(Debug, Clone)]
+pub struct Outputs {
+    /// Output formats (CSV among them).
+    pub formats: Vec<OutputFormat>,
+    /// The run history, if any.
+    pub history: Option<HistorySettings>,
+}
+
+impl Default for Outputs {
+    fn default() -> Outputs {
+        Outputs {
+            formats: vec![OutputFormat::Csv],
+            history: None,
+        }
+    }
+}
+
 /// Loads the tenant and runs it embedded; returns the report.
 pub async fn run_embedded(
     config: &Path,
     out: &Path,
     workers: Option<usize>,
     options: PlanOptions,
+    outputs: &Outputs,
 ) -> Result<RunReport, CliError> {
     let tenant = load_tenant(config)?;
     std::fs::create_dir_all(out).map_err(|e| {
@@ -88,6 +117,8 @@ pub async fn run_embedded(
         tenant: &tenant,
         ctx: &ctx,
         out,
+        formats: &outputs.formats,
+        history: outputs.history.as_ref(),
         mode: "embedded",
         resumed: 0,
     };

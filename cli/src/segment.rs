@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use rapport_common::segment::parse;
+use rapport_common::period::Level;
+use rapport_common::results::read_results;
+use rapport_common::run_results::{parse_segment, RunResults};
 
 use crate::args::SegmentArgs;
 use crate::exit::CliError;
@@ -30,7 +32,9 @@ pub fn segment_command(args: SegmentArgs) -> Result<(), CliError> {
     Ok(())
 }
 
-/// The matching AccountIds, sorted.
+/// The matching AccountIds, sorted: the rows of `level` and `period`
+/// (default: the level's latest) that `expr` matches, as the API's
+/// `GET /runs/{id}/accounts` gives them (both ask `RunResults`).
 pub fn matching(
     results: &Path,
     level: &str,
@@ -39,53 +43,16 @@ pub fn matching(
 ) -> Result<Vec<String>, CliError> {
     let path = results.join(RESULTS);
     let usage = |e: &dyn std::fmt::Display| CliError::Usage(format!("{}: {e}", path.display()));
-    let mut reader = csv::Reader::from_path(&path).map_err(|e| usage(&e))?;
-    let header: Vec<String> = reader
-        .headers()
-        .map_err(|e| usage(&e))?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let columns: Vec<&str> = header.iter().map(String::as_str).collect();
-    let column = |name: &str| {
-        columns
-            .iter()
-            .position(|c| *c == name)
-            .ok_or_else(|| usage(&format!("no {name} column")))
+    let parsed = parse_segment(expr).map_err(|e| CliError::Usage(e.to_string()))?;
+    let level = Level::parse(level).ok_or_else(|| usage(&"level: Year, Month or Week"))?;
+    let bytes = std::fs::read(&path).map_err(|e| usage(&e))?;
+    let run = RunResults {
+        rows: read_results(&bytes).map_err(|e| usage(&e))?,
+        // Segments do not depend on the run's as_of.
+        as_of: chrono::NaiveDate::default(),
     };
-    let (id_at, level_at, start_at) = (
-        column("AccountId")?,
-        column("AggregationLevel")?,
-        column("AggregationStartDate")?,
-    );
-    let parsed = parse(expr, &columns).map_err(|e| CliError::Usage(e.to_string()))?;
-    let mut rows = Vec::new();
-    for record in reader.records() {
-        let record = record.map_err(|e| usage(&e))?;
-        if record.get(level_at) == Some(level) {
-            rows.push(record);
-        }
-    }
-    let latest = rows.iter().filter_map(|r| r.get(start_at)).max();
-    let period = match (period, latest) {
-        (Some(p), _) => p.to_owned(),
-        (None, Some(latest)) => latest.to_owned(),
-        (None, None) => return Err(usage(&format!("no {level} rows"))),
-    };
-    if !rows
-        .iter()
-        .any(|r| r.get(start_at) == Some(period.as_str()))
-    {
-        return Err(usage(&format!(
-            "no {level} period starting {period} (an AggregationStartDate of that level)"
-        )));
-    }
-    let mut ids: Vec<String> = rows
-        .iter()
-        .filter(|r| r.get(start_at) == Some(period.as_str()))
-        .filter(|r| parsed.matches(&r.iter().collect::<Vec<_>>()))
-        .filter_map(|r| r.get(id_at).map(str::to_owned))
-        .collect();
-    ids.sort();
-    Ok(ids)
+    let found = run
+        .segment(level, period, Some(&parsed))
+        .map_err(|e| usage(&e))?;
+    Ok(found.rows.iter().map(|r| r.account_id.clone()).collect())
 }

@@ -50,6 +50,12 @@ pub struct Settings {
     pub retention_days: u64,
     /// At most this many ended runs' records are kept.
     pub retention_runs: usize,
+    /// Succeeded runs' outputs are kept here, a folder per tenant and run
+    /// (none: `OUTPUT_ROOT/rapport-history` when an output root is set,
+    /// else no history).
+    pub history_root: Option<PathBuf>,
+    /// Runs kept per tenant in the history.
+    pub history_keep: usize,
     /// The largest tenant.toml or table the coordinator reads, in bytes.
     pub max_config_bytes: u64,
     /// The most files one activity glob may match.
@@ -87,6 +93,8 @@ impl Default for Settings {
             stall_seconds: 900,
             retention_days: 30,
             retention_runs: 1000,
+            history_root: None,
+            history_keep: 12,
             max_config_bytes: 256 * 1024 * 1024,
             max_glob_matches: 100_000,
             read_timeout_seconds: 10,

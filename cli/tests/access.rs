@@ -53,6 +53,7 @@ fn every_route_but_health_needs_a_token_of_the_right_role() {
     for (method, path) in [
         ("GET", "/runs"),
         ("GET", "/runs/r1"),
+        ("GET", "/runs/r1/accounts"),
         ("POST", "/runs"),
         ("POST", "/runs/r1/rerun"),
         ("POST", "/runs/r1/cancel"),
@@ -64,6 +65,7 @@ fn every_route_but_health_needs_a_token_of_the_right_role() {
     }
     assert_eq!(http("GET", "/runs", Some(VIEWER_TOKEN)).0, 200);
     assert_eq!(http("GET", "/runs/r1", Some(VIEWER_TOKEN)).0, 404);
+    assert_eq!(http("GET", "/runs/r1/accounts", Some(VIEWER_TOKEN)).0, 404);
     for path in ["/runs", "/runs/r1/rerun", "/runs/r1/cancel"] {
         let (status, body) = http("POST", path, Some(VIEWER_TOKEN));
         assert_eq!(status, 403, "a viewer may not POST {path}: {body}");

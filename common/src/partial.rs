@@ -351,6 +351,7 @@ mod tests {
                 as_of: chrono::NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
                 window_days: 365,
                 weights: crate::score::DEFAULT_WEIGHTS,
+                min_org_people: 0,
             },
             directory: crate::directory::Directory {
                 accounts: vec!["A".to_owned(), "B".to_owned()],

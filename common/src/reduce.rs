@@ -40,23 +40,40 @@ pub struct MissingGroup {
 /// The CSV lines of one account (no header), in output order.
 pub type AccountLines = (AccountIdx, String);
 
+/// What a score job hands the writer: its accounts' lines, and how many
+/// rows the privacy floor left out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScoredPartition {
+    /// One entry per account with a row left, in account order.
+    pub accounts: Vec<AccountLines>,
+    /// Rows left out by the privacy floor (ENGAGEMENT.md §9).
+    pub suppressed: u64,
+}
+
 /// Scores rows (sorted by account) and writes their CSV lines, one entry per
 /// account, so the writer can put accounts of every partition in order.
+/// Every row is scored; then a row with fewer than `min_org_people`
+/// distinct org people is left out, so the others keep their bytes.
 pub fn score_rows(
     rows: &[EngagementRow],
     table: &ScoreTable,
     directory: &Directory,
-) -> Result<Vec<AccountLines>, MissingGroup> {
-    let mut out: Vec<AccountLines> = Vec::new();
+    min_org_people: u32,
+) -> Result<ScoredPartition, MissingGroup> {
+    let mut out = ScoredPartition::default();
     for row in rows {
         let account = directory.account_id(row.account);
         let score = table.score(row).ok_or_else(|| MissingGroup {
             account: account.to_owned(),
         })?;
-        if out.last().is_none_or(|(a, _)| *a != row.account) {
-            out.push((row.account, String::new()));
+        if row.org_people < min_org_people {
+            out.suppressed += 1;
+            continue;
         }
-        if let Some((_, lines)) = out.last_mut() {
+        if out.accounts.last().is_none_or(|(a, _)| *a != row.account) {
+            out.accounts.push((row.account, String::new()));
+        }
+        if let Some((_, lines)) = out.accounts.last_mut() {
             row.write_csv(account, score, lines);
         }
     }
@@ -119,5 +136,50 @@ mod tests {
                 .sum::<u64>(),
             2
         );
+    }
+
+    #[test]
+    fn the_privacy_floor_leaves_rows_out_after_scoring_them_all() {
+        let mut p = PartialAggregate::default();
+        // Account 0 with one org person, account 1 with two (one in email,
+        // one in meetings: the union counts).
+        for (account, org_emails, org_meetings) in [(0, vec![7], vec![7]), (1, vec![7], vec![8])] {
+            p.periods.insert(
+                PeriodKey {
+                    account,
+                    level: Level::Year,
+                    start: 0,
+                },
+                PeriodPartial {
+                    emails_to: 1 + account,
+                    org_emails,
+                    org_meetings,
+                    ..Default::default()
+                },
+            );
+            p.timelines.insert(
+                account,
+                Timeline {
+                    email_days: vec![10],
+                    meeting_days: vec![],
+                },
+            );
+        }
+        let (rows, histograms) = reduce([&p], &Window::new(100, 365));
+        assert_eq!(
+            rows.iter().map(|r| r.org_people).collect::<Vec<_>>(),
+            [1, 2]
+        );
+        let table = histograms.into_table(crate::score::DEFAULT_WEIGHTS);
+        let directory = Directory {
+            accounts: vec!["A".to_owned(), "B".to_owned()],
+            ..Directory::default()
+        };
+        let all = score_rows(&rows, &table, &directory, 0).expect("scored");
+        let floored = score_rows(&rows, &table, &directory, 2).expect("scored");
+        assert_eq!((all.suppressed, floored.suppressed), (0, 1));
+        assert_eq!(all.accounts.len(), 2);
+        // B keeps its bytes, score included (computed with A counted).
+        assert_eq!(floored.accounts, all.accounts[1..]);
     }
 }

@@ -49,6 +49,12 @@ pub struct RunReport {
     pub accounts: u64,
     /// Rows written.
     pub rows: u64,
+    /// Rows left out by the privacy floor (ENGAGEMENT.md §9).
+    #[serde(default)]
+    pub suppressed_rows: u64,
+    /// The score weights, by feature.
+    #[serde(default)]
+    pub weights: BTreeMap<String, u32>,
     /// Jobs run per phase.
     pub jobs: BTreeMap<String, u64>,
     /// Wall time per phase, seconds.
@@ -125,6 +131,12 @@ impl RunReport {
             replies: c.replies,
             accounts,
             rows,
+            suppressed_rows: 0,
+            weights: crate::score::FEATURES
+                .iter()
+                .zip(settings.weights)
+                .map(|(f, w)| ((*f).to_owned(), w))
+                .collect(),
             jobs: BTreeMap::new(),
             phase_seconds: BTreeMap::new(),
             total_seconds: 0.0,

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::directory::AccountIdx;
-use crate::partial::{PeriodKey, PeriodPartial, Timeline};
+use crate::partial::{union_sorted, PeriodKey, PeriodPartial, Timeline};
 use crate::period::{Level, Window};
 use crate::time::{format_day, Day};
 
@@ -42,6 +42,9 @@ pub struct EngagementRow {
     pub account_meetings: u32,
     /// NoOfAccountContactsInvolved_Emails.
     pub account_emails: u32,
+    /// Distinct org people in the emails and meetings together (the privacy
+    /// floor's P, ENGAGEMENT.md §9); not an output column.
+    pub org_people: u32,
     /// EngagementStartDate.
     pub engagement_start: Day,
     /// DaysSinceLastEmail.
@@ -94,6 +97,7 @@ pub fn build_row(
         org_emails: p.org_emails.len() as u32,
         account_meetings: p.account_meetings.len() as u32,
         account_emails: p.account_emails.len() as u32,
+        org_people: union_sorted(&p.org_meetings, &p.org_emails).len() as u32,
         engagement_start,
         days_since_email: days_since(&timeline.email_days, reference),
         days_since_meeting: days_since(&timeline.meeting_days, reference),
@@ -218,6 +222,7 @@ mod tests {
             org_emails: 4,
             account_meetings: 0,
             account_emails: 1,
+            org_people: 4,
             engagement_start: 0,
             days_since_email: Some(18),
             days_since_meeting: None,

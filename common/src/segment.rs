@@ -101,6 +101,26 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// True when the row matches, given each column's typed value (`None`
+    /// for an empty field): the same answer as [`Expr::matches`] on the
+    /// row's text, without parsing it.
+    pub fn matches_by(&self, value_of: &dyn Fn(usize) -> Option<Value>) -> bool {
+        match self {
+            Expr::And(a, b) => a.matches_by(value_of) && b.matches_by(value_of),
+            Expr::Or(a, b) => a.matches_by(value_of) || b.matches_by(value_of),
+            Expr::Compare { column, op, value } => {
+                let ordering = match (value_of(*column), value) {
+                    (Some(Value::Number(f)), Value::Number(v)) => f.partial_cmp(v),
+                    (Some(Value::Date(f)), Value::Date(v)) => Some(f.cmp(v)),
+                    _ => None,
+                };
+                ordering.is_some_and(|o| op.holds(o))
+            }
+        }
+    }
+}
+
 /// A bad expression: where, what, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("bad expression at character {at} ({token:?}): {message}")]

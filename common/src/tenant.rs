@@ -43,6 +43,17 @@ pub struct RawTenantConfig {
     /// `[score]`.
     #[serde(default)]
     pub score: RawScore,
+    /// `[privacy]`.
+    #[serde(default)]
+    pub privacy: RawPrivacy,
+}
+
+/// `[privacy]` as written (ENGAGEMENT.md §9).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPrivacy {
+    /// Rows with fewer distinct org people are left out; 0 (default) is off.
+    pub min_org_people: Option<toml::Value>,
 }
 
 /// `[tenant]` as written.
@@ -119,6 +130,10 @@ pub struct TenantSettings {
     pub window_days: u32,
     /// Weights in [`FEATURES`] order.
     pub weights: [u32; NUM_FEATURES],
+    /// The privacy floor: rows with fewer distinct org people are left out
+    /// of the outputs (ENGAGEMENT.md §9); 0 is off.
+    #[serde(default)]
+    pub min_org_people: u32,
 }
 
 impl TenantSettings {
@@ -205,12 +220,23 @@ pub fn validate(
     if raw.tenant.id.trim().is_empty() {
         return Err(ConfigError::new("tenant.id", "must not be empty"));
     }
+    let min_org_people = match &raw.privacy.min_org_people {
+        None => 0,
+        Some(toml::Value::Integer(n)) if (0..=i64::from(u32::MAX)).contains(n) => *n as u32,
+        Some(v) => {
+            return Err(ConfigError::new(
+                "privacy.min_org_people",
+                format!("must be a whole number >= 0, got {v}"),
+            ))
+        }
+    };
     Ok(TenantSettings {
         id: raw.tenant.id.clone(),
         timezone,
         as_of,
         window_days,
         weights,
+        min_org_people,
     })
 }
 
@@ -303,5 +329,21 @@ path = "a/*.jsonl"
         let text = BASE.replace("\"2026-06-30\"", "2026-06-30");
         let s = validate(&parse_toml(&text).expect("toml"), today).expect("valid");
         assert_eq!(s.as_of, NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"));
+    }
+
+    #[test]
+    fn the_privacy_floor_is_off_by_default_and_checked() {
+        assert_eq!(check("", "").expect("valid").min_org_people, 0);
+        let s = check("", "[privacy]\nmin_org_people = 3\n").expect("valid");
+        assert_eq!(s.min_org_people, 3);
+        for bad in ["-1", "2.5", "\"3\""] {
+            let text = format!("[privacy]\nmin_org_people = {bad}\n");
+            assert_eq!(field(check("", &text)), "privacy.min_org_people");
+        }
+        assert_eq!(field(check("", "[privacy]\nfloor = 3\n")), "tenant.toml");
+    }
+
+    fn field(r: Result<TenantSettings, ConfigError>) -> String {
+        r.expect_err("refused").field
     }
 }

@@ -272,6 +272,15 @@ pub enum Verdict {
 }
 
 impl Access {
+    /// The role of a presented token (the pages' cookie); every caller is
+    /// an operator without a tokens file.
+    pub fn role_of_token(&self, token: &[u8]) -> Option<Role> {
+        match self {
+            Access::Open => Some(Role::Operator),
+            Access::Tokens(file) => file.tokens().role_of(token.trim_ascii()),
+        }
+    }
+
     /// Whether the `Authorization` header `header` allows what needs `needed`.
     pub fn check(&self, header: Option<&[u8]>, needed: Role) -> Verdict {
         let role = match self {

@@ -18,11 +18,13 @@ use rapport_backend::{BackendError, Backends, PartialStore};
 use rapport_common::plan::{Phase, RunContext};
 use rapport_common::report::{Recovery, RunReport};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::driver::{Driver, Limits};
+use crate::history::{keep_run, HistorySettings};
+use crate::output_formats::OutputFormat;
 use crate::tenant_loader::LoadedTenant;
-use crate::writer::{assemble, commit, WriteError};
+use crate::writer::{assemble, commit, WriteError, REPORT_FILE};
 
 /// Restarts from the plan after the run's store state was lost.
 pub const MAX_RESTARTS: u32 = 3;
@@ -108,6 +110,10 @@ pub struct RunSpec<'a> {
     pub ctx: &'a RunContext,
     /// Output folder.
     pub out: &'a Path,
+    /// Output formats (CSV always among them).
+    pub formats: &'a [OutputFormat],
+    /// Where the run's outputs are kept once it succeeds, if anywhere.
+    pub history: Option<&'a HistorySettings>,
     /// `embedded` or `cluster`, for the report.
     pub mode: &'a str,
     /// Times coordinators took the run over before this one (for the report).
@@ -199,7 +205,15 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
     let t0 = Instant::now();
     driver.progress.writing();
     let outputs = loop {
-        match assemble(driver.backends, spec.tenant, spec.ctx, spec.mode).await {
+        match assemble(
+            driver.backends,
+            spec.tenant,
+            spec.ctx,
+            spec.mode,
+            spec.formats,
+        )
+        .await
+        {
             Ok(outputs) => break outputs,
             Err(WriteError::Lost { producer, error }) => {
                 driver.recompute_for_writer(producer, error).await?;
@@ -231,8 +245,38 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
         .data_roots
         .output_dir(spec.out)
         .map_err(WriteError::from)?;
+    let names: Vec<&'static str> = outputs.files.iter().map(|(name, _)| *name).collect();
     commit(&out, outputs.files, &report).await?;
+    if let Some(history) = spec.history {
+        keep_in_history(history, spec, &out, names).await;
+    }
     Ok(RunOutcome { report })
+}
+
+/// Keeps the committed outputs in the run history. The run has succeeded
+/// whatever happens here: a failure is logged, and the run is missing
+/// from the history.
+async fn keep_in_history(
+    history: &HistorySettings,
+    spec: RunSpec<'_>,
+    out: &Path,
+    mut names: Vec<&'static str>,
+) {
+    names.push(REPORT_FILE);
+    let (history, out) = (history.clone(), out.to_owned());
+    let (tenant, run) = (spec.ctx.settings.id.clone(), spec.ctx.run_id.clone());
+    let task = tokio::task::spawn_blocking(move || {
+        keep_run(&history, &tenant, &run, chrono::Utc::now(), &out, &names)
+    });
+    match task.await {
+        Ok(Ok(kept)) => {
+            debug!(run_id = spec.ctx.run_id, folder = %kept.dir.display(), "outputs kept in the history")
+        }
+        Ok(Err(e)) => {
+            error!(run_id = spec.ctx.run_id, error = %e, "the run succeeded but is missing from the history")
+        }
+        Err(e) => error!(run_id = spec.ctx.run_id, error = %e, "the history task ended abnormally"),
+    }
 }
 
 /// Puts the workers' counts of the run (redelivered and retried jobs) into

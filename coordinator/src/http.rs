@@ -1,5 +1,7 @@
 //! The coordinator's HTTP API for operators: submit, list, status, rerun,
-//! cancel, schedules, metrics and health. Bodies are JSON; errors are `{"error": "..."}` with
+//! cancel, schedules, a run's accounts by segment (`GET
+//! /runs/{id}/accounts?segment=...&level=&period=`), metrics and health;
+//! and the pages under `/ui` ([`crate::ui`]). Bodies are JSON; errors are `{"error": "..."}` with
 //! 400 (invalid tenant), 401 (no valid bearer token), 403 (a role that may
 //! not do this, or a path outside the data roots), 404 (no such run), 409
 //! (run already ended) or 503.
@@ -11,7 +13,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
@@ -21,11 +23,16 @@ use serde::{Deserialize, Serialize};
 use tracing::info;
 
 use crate::access::{Access, Role, Verdict};
+use crate::output_formats::OutputFormat;
+use crate::results_cache::ResultsError;
 use crate::run_record::RunRecord;
 use crate::schedule::Schedule;
 use crate::service::scheduler::ScheduleRequest;
 use crate::service::{Coordinator, RequestError};
 use crate::tenant_loader::LoadError;
+use crate::ui::ui_router;
+use rapport_common::period::Level;
+use rapport_common::run_results::parse_segment;
 
 /// `POST /runs` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -34,6 +41,9 @@ pub struct SubmitRequest {
     pub config: String,
     /// Output folder, writable by the coordinator.
     pub out: String,
+    /// Output formats besides the CSV (`parquet`, `jsonl`).
+    #[serde(default)]
+    pub formats: Vec<OutputFormat>,
 }
 
 /// An error body.
@@ -81,6 +91,7 @@ pub fn router(coordinator: Arc<Coordinator>, access: Access) -> Router {
         .route("/runs", get(list))
         .route("/runs/{id}", get(status))
         .route("/schedules", get(schedules))
+        .route("/runs/{id}/accounts", get(segment))
         .route_layer(gate(Role::Viewer));
     let changes = Router::new()
         .route("/runs", post(submit))
@@ -95,8 +106,9 @@ pub fn router(coordinator: Arc<Coordinator>, access: Access) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(ready))
         .route("/metrics", get(metrics))
+        .with_state(coordinator.clone())
+        .merge(ui_router(coordinator, access))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(coordinator)
 }
 
 /// What a route needs.
@@ -147,9 +159,88 @@ async fn submit(
     Json(req): Json<SubmitRequest>,
 ) -> Result<(StatusCode, Json<RunRecord>), RequestError> {
     let record = c
-        .submit(PathBuf::from(req.config), PathBuf::from(req.out), None)
+        .submit_with_formats(
+            PathBuf::from(req.config),
+            PathBuf::from(req.out),
+            req.formats,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(record)))
+}
+
+/// `GET /runs/{id}/accounts` query: a segment, as `rapport segment` takes it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct SegmentQuery {
+    /// The expression (every account when absent).
+    pub segment: Option<String>,
+    /// Year (default), Month or Week.
+    pub level: Option<String>,
+    /// An AggregationStartDate of the level (default: its latest).
+    pub period: Option<String>,
+}
+
+/// `GET /runs/{id}/accounts` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentAnswer {
+    /// The run.
+    pub run_id: String,
+    /// The level.
+    pub level: String,
+    /// The period.
+    pub period: String,
+    /// The matching AccountIds, in AccountId order.
+    pub accounts: Vec<String>,
+}
+
+/// The accounts of a succeeded run matching a segment expression: the
+/// same as `rapport segment` on its results folder. A bad expression is a
+/// 400 that points at its token.
+async fn segment(
+    State(c): State<Arc<Coordinator>>,
+    Path(id): Path<String>,
+    Query(q): Query<SegmentQuery>,
+) -> Response {
+    let bad = |status, error: String| (status, Json(ErrorBody { error })).into_response();
+    let record = match c.get(&id).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let run = match c.results().load(&record, c.history()).await {
+        Ok(run) => run,
+        Err(e @ ResultsError::NotSucceeded(_)) => return bad(StatusCode::CONFLICT, e.to_string()),
+        Err(e @ ResultsError::Gone(_)) => return bad(StatusCode::GONE, e.to_string()),
+        Err(e) => return bad(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    };
+    let Some(level) = Level::parse(q.level.as_deref().unwrap_or("Year")) else {
+        return bad(
+            StatusCode::BAD_REQUEST,
+            "level: Year, Month or Week".to_owned(),
+        );
+    };
+    let answer = tokio::task::spawn_blocking(move || {
+        let expr = q
+            .segment
+            .as_deref()
+            .map(parse_segment)
+            .transpose()
+            .map_err(|e| e.to_string())?;
+        let found = run
+            .results
+            .segment(level, q.period.as_deref(), expr.as_ref())
+            .map_err(|e| e.to_string())?;
+        Ok::<_, String>(SegmentAnswer {
+            run_id: run.report.run_id.clone(),
+            level: level.name().to_owned(),
+            period: found.period.to_string(),
+            accounts: found.rows.iter().map(|r| r.account_id.clone()).collect(),
+        })
+    })
+    .await;
+    match answer {
+        Ok(Ok(answer)) => Json(answer).into_response(),
+        Ok(Err(e)) => bad(StatusCode::BAD_REQUEST, e),
+        Err(e) => bad(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+    }
 }
 
 async fn list(State(c): State<Arc<Coordinator>>) -> Result<Json<Vec<RunRecord>>, RequestError> {

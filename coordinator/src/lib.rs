@@ -7,22 +7,29 @@
 //! - [`planner`] — the run context and partition counts.
 //! - [`executor`] — runs one run over the backends: epochs, restarts, outputs.
 //! - [`driver`] — drives a run's phases: publish, wait, heal lost output.
-//! - [`writer`] — assembles the output files from staged parts.
+//! - [`writer`] — assembles the output files from staged parts;
+//!   [`output_formats`] — Parquet and JSON Lines beside the CSV;
+//!   [`history`] — every succeeded run's outputs, kept per tenant.
 //! - [`local_run`] — a run with its workers as tasks of this process.
 //! - [`service`], [`run_record`], [`http`] — the long-running coordinator,
 //!   its run records and its HTTP API; [`access`] — who may call it;
-//!   [`schedule`] — runs fired on a cron expression.
+//!   [`schedule`] — runs fired on a cron expression; [`ui`] — the pages
+//!   under `/ui`, over [`results_cache`] — succeeded runs' results.
 
 pub mod access;
 pub mod driver;
 pub mod executor;
+pub mod history;
 pub mod http;
 pub mod local_run;
+pub mod output_formats;
 pub mod planner;
+pub mod results_cache;
 pub mod run_record;
 pub mod schedule;
 pub mod service;
 pub mod tenant_loader;
+pub mod ui;
 pub mod writer;
 
 pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome, RunSpec};

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use rapport_common::report::Recovery;
 use serde::{Deserialize, Serialize};
 
+use crate::output_formats::OutputFormat;
+
 /// Where a run stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -88,6 +90,14 @@ pub struct RunRecord {
     /// The schedule that submitted the run.
     #[serde(default)]
     pub schedule: Option<String>,
+    /// The output formats (CSV always among them).
+    #[serde(default = "csv_only")]
+    pub formats: Vec<OutputFormat>,
+}
+
+/// The formats of a record written before formats existed.
+pub fn csv_only() -> Vec<OutputFormat> {
+    vec![OutputFormat::Csv]
 }
 
 impl RunRecord {
@@ -120,6 +130,7 @@ impl RunRecord {
             recovery: None,
             as_of: None,
             schedule: None,
+            formats: csv_only(),
         }
     }
 }

@@ -40,6 +40,9 @@ pub struct Schedule {
     /// Why its last firing could not submit a run.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Output formats of its runs; CSV alone when empty.
+    #[serde(default)]
+    pub formats: Vec<crate::output_formats::OutputFormat>,
 }
 
 /// A schedule that cannot be made.
@@ -123,6 +126,7 @@ impl Schedule {
             next_ms: next.timestamp_millis(),
             last_run: None,
             last_error: None,
+            formats: Vec::new(),
         })
     }
 

@@ -31,6 +31,8 @@ use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::driver::Limits;
+use crate::history::HistorySettings;
+use crate::results_cache::ResultsCache;
 
 pub mod housekeeping;
 pub mod leadership;
@@ -72,7 +74,7 @@ impl Default for Retention {
 }
 
 /// How a coordinator runs.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct CoordinatorOptions {
     /// Run record retention.
     pub retention: Retention,
@@ -82,6 +84,8 @@ pub struct CoordinatorOptions {
     pub file_caps: FileCaps,
     /// How long loading a tenant may take.
     pub read_timeout: Duration,
+    /// Where succeeded runs are kept, if anywhere.
+    pub history: Option<HistorySettings>,
 }
 
 impl Default for CoordinatorOptions {
@@ -91,6 +95,7 @@ impl Default for CoordinatorOptions {
             limits: Limits::default(),
             file_caps: FileCaps::default(),
             read_timeout: Duration::from_secs(10),
+            history: None,
         }
     }
 }
@@ -136,6 +141,8 @@ pub struct Coordinator {
     left: Mutex<Option<RunRecord>>,
     /// What `/metrics` serves.
     metrics: Metrics,
+    /// Succeeded runs' results, as the API and the pages read them.
+    results: ResultsCache,
 }
 
 fn decode(text: &str) -> Result<RunRecord, BackendError> {
@@ -178,12 +185,23 @@ impl Coordinator {
             current: Mutex::new(None),
             left: Mutex::new(None),
             metrics: Metrics::default(),
+            results: ResultsCache::default(),
         })
     }
 
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.backends
+    }
+
+    /// Where succeeded runs are kept, if anywhere.
+    pub fn history(&self) -> Option<&HistorySettings> {
+        self.options.history.as_ref()
+    }
+
+    /// Succeeded runs' results, read once and held.
+    pub fn results(&self) -> &ResultsCache {
+        &self.results
     }
 
     async fn save(&self, record: &RunRecord) -> Result<(), BackendError> {
@@ -402,6 +420,8 @@ impl Coordinator {
             tenant: &tenant,
             ctx: &ctx,
             out: std::path::Path::new(&record.out),
+            formats: &record.formats,
+            history: self.options.history.as_ref(),
             mode: &self.mode,
             resumed,
         };

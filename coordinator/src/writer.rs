@@ -1,6 +1,7 @@
 //! Assembles a finished run's outputs from its checked hand-offs, then
 //! commits them as a set: `account_engagement.csv` (the scored lines of
-//! every account, in account order), `office_users.csv`, `rejects.jsonl`
+//! every account, in account order; with `.parquet` and `.jsonl` beside it
+//! when asked for), `office_users.csv`, `rejects.jsonl`
 //! (sorted by file and offset, so independent of the plan) and
 //! `run_report.json`.
 //!
@@ -17,12 +18,14 @@ use rapport_backend::layout::{self, Consumer};
 use rapport_backend::{BackendError, Backends};
 use rapport_common::counters::RunCounters;
 use rapport_common::plan::{Job, Phase, RunContext};
-use rapport_common::reduce::AccountLines;
+use rapport_common::reduce::{AccountLines, ScoredPartition};
 use rapport_common::reject::RejectLine;
 use rapport_common::report::RunReport;
+use rapport_common::results::read_results;
 use rapport_common::row::HEADER;
 use rapport_common::tables::office_users_csv;
 
+use crate::output_formats::{to_jsonl, to_parquet, OutputFormat};
 use crate::tenant_loader::LoadedTenant;
 
 /// The report's file name; written last, it marks a complete set.
@@ -45,6 +48,14 @@ pub enum WriteError {
     /// The output folder breaks a rule of the data roots.
     #[error(transparent)]
     Path(#[from] rapport_backend::data_roots::PathError),
+    /// An extra output format could not be made.
+    #[error("cannot write {format}: {message}")]
+    Format {
+        /// The format.
+        format: &'static str,
+        /// Why.
+        message: String,
+    },
     /// The output folder cannot be written.
     #[error("{context}: {source}")]
     Io {
@@ -93,16 +104,20 @@ pub async fn assemble(
     tenant: &LoadedTenant,
     ctx: &RunContext,
     mode: &str,
+    formats: &[OutputFormat],
 ) -> Result<Outputs, WriteError> {
     let run = ctx.run_id.as_str();
     let parts = fetch_for(backends, ctx, Consumer::Writer).await?;
     // Score jobs hand over their accounts' lines, ingest jobs their rejects.
     let mut accounts: Vec<AccountLines> = Vec::new();
+    let mut suppressed = 0;
     let mut rejects: Vec<RejectLine> = Vec::new();
     for (producer, blob, bytes) in &parts {
         match producer.phase {
             Phase::Score => {
-                accounts.extend(decode::<Vec<AccountLines>>(*producer, &blob.path, bytes)?)
+                let scored: ScoredPartition = decode(*producer, &blob.path, bytes)?;
+                accounts.extend(scored.accounts);
+                suppressed += scored.suppressed;
             }
             _ => rejects.extend(decode::<Vec<RejectLine>>(*producer, &blob.path, bytes)?),
         }
@@ -128,7 +143,7 @@ pub async fn assemble(
             &blob,
         )?);
     }
-    let report = RunReport::new(
+    let mut report = RunReport::new(
         run,
         mode,
         &ctx.settings,
@@ -136,17 +151,34 @@ pub async fn assemble(
         accounts.len() as u64,
         rows,
     );
-    Ok(Outputs {
-        files: vec![
-            ("account_engagement.csv", csv.into_bytes()),
-            (
-                "office_users.csv",
-                office_users_csv(&tenant.tables.office_users).into_bytes(),
-            ),
-            ("rejects.jsonl", reject_lines.into_bytes()),
-        ],
-        report,
-    })
+    report.suppressed_rows = suppressed;
+    let mut files = Vec::new();
+    if formats.iter().any(|f| *f != OutputFormat::Csv) {
+        let typed = read_results(csv.as_bytes()).map_err(|e| WriteError::Format {
+            format: "the typed outputs",
+            message: e.to_string(),
+        })?;
+        for format in formats {
+            match format {
+                OutputFormat::Csv => {}
+                OutputFormat::Parquet => {
+                    let bytes = to_parquet(&typed).map_err(|e| WriteError::Format {
+                        format: format.file_name(),
+                        message: e.to_string(),
+                    })?;
+                    files.push((format.file_name(), bytes));
+                }
+                OutputFormat::Jsonl => files.push((format.file_name(), to_jsonl(&typed))),
+            }
+        }
+    }
+    files.push((OutputFormat::Csv.file_name(), csv.into_bytes()));
+    files.push((
+        "office_users.csv",
+        office_users_csv(&tenant.tables.office_users).into_bytes(),
+    ));
+    files.push(("rejects.jsonl", reject_lines.into_bytes()));
+    Ok(Outputs { files, report })
 }
 
 /// Commits `files` and `report` into `out` as one set (see the module doc).
@@ -232,6 +264,7 @@ mod tests {
             as_of: chrono::NaiveDate::from_ymd_opt(2026, 1, 31).expect("date"),
             window_days: 30,
             weights: [1; rapport_common::score::NUM_FEATURES],
+            min_org_people: 0,
         };
         RunReport::new(run, "test", &settings, &RunCounters::default(), 0, 0)
     }

@@ -314,6 +314,8 @@ both_backends!(
             tenant: &tenant,
             ctx: &ctx,
             out: out.path(),
+            formats: &[rapport_coordinator::output_formats::OutputFormat::Csv],
+            history: None,
             mode: "test",
             resumed: 0,
         };

@@ -225,6 +225,7 @@ both_backends!(a_due_schedule_fires_once_whoever_looks, |kind| async move {
         out: out.path().display().to_string(),
         cron: cron.to_owned(),
         first_run_after_seconds: first_after,
+        formats: Vec::new(),
     };
     let refused = first.add_schedule(request("61 * * * *", None)).await;
     assert!(

@@ -171,6 +171,8 @@ pub async fn run_on(
         tenant: &tenant,
         ctx: &ctx,
         out,
+        formats: &[rapport_coordinator::output_formats::OutputFormat::Csv],
+        history: None,
         mode: "test",
         resumed: 0,
     };

@@ -355,7 +355,7 @@ async fn score_job(
         for (producer, r, bytes) in &rows {
             all.extend(decode::<Vec<EngagementRow>>(*producer, &r.path, bytes)?);
         }
-        let lines = score_rows(&all, &table, &c.directory)
+        let lines = score_rows(&all, &table, &c.directory, c.settings.min_org_people)
             .map_err(|e| JobError::Permanent(e.to_string()))?;
         Ok(layout::encode(&lines))
     })

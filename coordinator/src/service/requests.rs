@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use tracing::info;
 
 use super::{Coordinator, RequestError};
+use crate::output_formats::OutputFormat;
 use crate::planner::new_run_id;
 use crate::run_record::{RunRecord, RunStatus};
 use crate::tenant_loader::{load_tenant_within, LoadError, LoadedTenant};
@@ -20,6 +21,8 @@ pub struct Origin {
     pub as_of: Option<String>,
     /// The schedule that fired it.
     pub schedule: Option<String>,
+    /// Output formats; CSV alone when empty.
+    pub formats: Vec<OutputFormat>,
 }
 
 impl Coordinator {
@@ -32,6 +35,20 @@ impl Coordinator {
     ) -> Result<RunRecord, RequestError> {
         let origin = Origin {
             rerun_of,
+            ..Origin::default()
+        };
+        self.submit_from(config, out, origin).await
+    }
+
+    /// [`Coordinator::submit`] of a new run writing `formats` besides the CSV.
+    pub async fn submit_with_formats(
+        &self,
+        config: PathBuf,
+        out: PathBuf,
+        formats: Vec<OutputFormat>,
+    ) -> Result<RunRecord, RequestError> {
+        let origin = Origin {
+            formats,
             ..Origin::default()
         };
         self.submit_from(config, out, origin).await
@@ -59,6 +76,13 @@ impl Coordinator {
         );
         record.as_of = origin.as_of;
         record.schedule = origin.schedule;
+        if !origin.formats.is_empty() {
+            let mut formats = origin.formats;
+            formats.push(OutputFormat::Csv);
+            formats.sort();
+            formats.dedup();
+            record.formats = formats;
+        }
         self.save(&record).await?;
         info!(run_id = %record.run_id, "run queued");
         self.wake.notify_one();
@@ -94,6 +118,7 @@ impl Coordinator {
             rerun_of: Some(old.run_id),
             as_of: old.as_of,
             schedule: None,
+            formats: old.formats,
         };
         self.submit_from(PathBuf::from(old.config), PathBuf::from(old.out), origin)
             .await

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use super::requests::Origin;
 use super::{Coordinator, RequestError};
+use crate::output_formats::OutputFormat;
 use crate::planner::new_run_id;
 use crate::schedule::{parse_cron, Schedule};
 use crate::tenant_loader::LoadError;
@@ -33,6 +34,9 @@ pub struct ScheduleRequest {
     /// expression's first time.
     #[serde(default)]
     pub first_run_after_seconds: Option<u64>,
+    /// Output formats of its runs besides the CSV.
+    #[serde(default)]
+    pub formats: Vec<OutputFormat>,
 }
 
 fn decode(text: &str) -> Option<Schedule> {
@@ -53,7 +57,7 @@ impl Coordinator {
             .output_dir(std::path::Path::new(&request.out))
             .map_err(LoadError::from)?;
         let id = format!("sch-{}", new_run_id());
-        let schedule = Schedule::new(
+        let mut schedule = Schedule::new(
             id,
             tenant.settings.id.clone(),
             tenant.config_path.display().to_string(),
@@ -63,6 +67,7 @@ impl Coordinator {
             request.first_run_after_seconds,
             Utc::now(),
         )?;
+        schedule.formats = request.formats;
         self.save_schedule(&schedule).await?;
         info!(schedule = %schedule.id, next = %schedule.next_at(), "schedule added");
         Ok(schedule)
@@ -154,6 +159,7 @@ impl Coordinator {
             rerun_of: None,
             as_of: Some(today.format("%Y-%m-%d").to_string()),
             schedule: Some(schedule.id.clone()),
+            formats: schedule.formats.clone(),
         };
         let (config, out) = (
             PathBuf::from(&schedule.config),

@@ -1,0 +1,178 @@
+//! A succeeded run's results, as the API's segments and the account pages
+//! read them: found in the run history (`ROOT/TENANT/STAMP-RUN/`), else in
+//! the run's output folder while its `run_report.json` still names the
+//! run; read once off the async runtime, and held for the next requests
+//! (the few most recent runs asked for).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rapport_common::report::RunReport;
+use rapport_common::results::read_results;
+use rapport_common::run_results::RunResults;
+
+use crate::history::{self, HistorySettings};
+use crate::run_record::{RunRecord, RunStatus};
+use crate::writer::REPORT_FILE;
+
+/// Runs held at once.
+const HELD: usize = 4;
+
+/// The CSV read.
+const RESULTS_FILE: &str = "account_engagement.csv";
+
+/// A run's results with its report and where they were read.
+#[derive(Debug)]
+pub struct LoadedRun {
+    /// The rows.
+    pub results: RunResults,
+    /// The run's report.
+    pub report: RunReport,
+    /// The folder read.
+    pub dir: PathBuf,
+    /// The run before it of the same tenant, in the history.
+    pub previous: Option<String>,
+    /// Every kept run of the tenant, oldest first (run id, folder).
+    pub kept: Vec<(String, PathBuf)>,
+}
+
+/// Why a run's results cannot be shown.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The run has not succeeded.
+    #[error("run {0} has no results: it has not succeeded")]
+    NotSucceeded(String),
+    /// Neither the history nor the output folder holds them any more.
+    #[error("the results of run {0} are no longer kept (a later run replaced them and the history does not hold it)")]
+    Gone(String),
+    /// A file could not be read.
+    #[error("{0}")]
+    Unreadable(String),
+}
+
+/// The runs read lately.
+#[derive(Debug, Default)]
+pub struct ResultsCache {
+    held: Mutex<Vec<(String, Arc<LoadedRun>)>>,
+}
+
+impl ResultsCache {
+    /// The results of `record` (a succeeded run), read now or earlier.
+    pub async fn load(
+        &self,
+        record: &RunRecord,
+        history: Option<&HistorySettings>,
+    ) -> Result<Arc<LoadedRun>, ResultsError> {
+        if record.status != RunStatus::Succeeded {
+            return Err(ResultsError::NotSucceeded(record.run_id.clone()));
+        }
+        if let Some(found) = self.held_run(&record.run_id) {
+            return Ok(found);
+        }
+        let (record, history) = (record.clone(), history.cloned());
+        let loaded = tokio::task::spawn_blocking(move || read_run(&record, history.as_ref()))
+            .await
+            .map_err(|e| ResultsError::Unreadable(format!("the reader stopped: {e}")))??;
+        let loaded = Arc::new(loaded);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.retain(|(id, _)| *id != loaded.report.run_id);
+        held.push((loaded.report.run_id.clone(), loaded.clone()));
+        if held.len() > HELD {
+            held.remove(0);
+        }
+        Ok(loaded)
+    }
+
+    fn held_run(&self, run: &str) -> Option<Arc<LoadedRun>> {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let i = held.iter().position(|(id, _)| id == run)?;
+        // Most recently used last.
+        let entry = held.remove(i);
+        let found = entry.1.clone();
+        held.push(entry);
+        Some(found)
+    }
+
+    /// The results of a kept run of the tenant of `of` (the run before it,
+    /// for score changes).
+    pub async fn load_kept(
+        &self,
+        of: &LoadedRun,
+        run: &str,
+    ) -> Result<Arc<LoadedRun>, ResultsError> {
+        if let Some(found) = self.held_run(run) {
+            return Ok(found);
+        }
+        let dir = of
+            .kept
+            .iter()
+            .find(|(id, _)| id == run)
+            .map(|(_, dir)| dir.clone())
+            .ok_or_else(|| ResultsError::Gone(run.to_owned()))?;
+        let run_id = run.to_owned();
+        let loaded = tokio::task::spawn_blocking(move || read_dir(&dir, &run_id, None, Vec::new()))
+            .await
+            .map_err(|e| ResultsError::Unreadable(format!("the reader stopped: {e}")))??;
+        let loaded = Arc::new(loaded);
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        held.push((run.to_owned(), loaded.clone()));
+        if held.len() > HELD {
+            held.remove(0);
+        }
+        Ok(loaded)
+    }
+}
+
+fn read_report(dir: &Path) -> Result<RunReport, ResultsError> {
+    let path = dir.join(REPORT_FILE);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| ResultsError::Unreadable(format!("{}: {e}", path.display())))?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ResultsError::Unreadable(format!("{}: {e}", path.display())))
+}
+
+fn read_dir(
+    dir: &Path,
+    run: &str,
+    previous: Option<String>,
+    kept: Vec<(String, PathBuf)>,
+) -> Result<LoadedRun, ResultsError> {
+    let report = read_report(dir)?;
+    if report.run_id != run {
+        return Err(ResultsError::Gone(run.to_owned()));
+    }
+    let as_of = chrono::NaiveDate::parse_from_str(&report.as_of, "%Y-%m-%d")
+        .map_err(|e| ResultsError::Unreadable(format!("{REPORT_FILE}: as_of: {e}")))?;
+    let path = dir.join(RESULTS_FILE);
+    let bytes = std::fs::read(&path)
+        .map_err(|e| ResultsError::Unreadable(format!("{}: {e}", path.display())))?;
+    let rows = read_results(&bytes)
+        .map_err(|e| ResultsError::Unreadable(format!("{}: {e}", path.display())))?;
+    Ok(LoadedRun {
+        results: RunResults { rows, as_of },
+        report,
+        dir: dir.to_owned(),
+        previous,
+        kept,
+    })
+}
+
+fn read_run(
+    record: &RunRecord,
+    history: Option<&HistorySettings>,
+) -> Result<LoadedRun, ResultsError> {
+    let run = record.run_id.as_str();
+    if let Some(h) = history {
+        let runs = history::runs_of(&h.root, &record.tenant_id)
+            .map_err(|e| ResultsError::Unreadable(e.to_string()))?;
+        if let Some(i) = runs.iter().position(|r| r.run_id == run) {
+            let previous = i.checked_sub(1).map(|p| runs[p].run_id.clone());
+            let kept = runs
+                .iter()
+                .map(|r| (r.run_id.clone(), r.dir.clone()))
+                .collect();
+            return read_dir(&runs[i].dir, run, previous, kept);
+        }
+    }
+    read_dir(Path::new(&record.out), run, None, Vec::new())
+}
