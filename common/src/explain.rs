@@ -5,7 +5,7 @@
 //! the explanation is checked against the score the run wrote.
 
 use crate::results::ResultRow;
-use crate::score::{FEATURES, NUM_FEATURES};
+use crate::score::{features_of, FEATURES, NUM_FEATURES};
 
 /// One feature's part in a score.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,19 +50,7 @@ pub struct Explanation {
 
 /// The five feature values of a written row; higher is better.
 pub fn feature_values(row: &ResultRow) -> [i64; NUM_FEATURES] {
-    let c = row.counts.map(i64::from);
-    let recency = match (row.days_since_email, row.days_since_meeting) {
-        (Some(e), Some(m)) => -i64::from(e.min(m)),
-        (Some(d), None) | (None, Some(d)) => -i64::from(d),
-        (None, None) => i64::MIN,
-    };
-    [
-        c[0] + c[1],
-        c[2] + c[3],
-        c[4] + c[5] + c[6] + c[7],
-        recency,
-        c[1] + c[2],
-    ]
+    features_of(row.counts, row.days_since_email, row.days_since_meeting)
 }
 
 /// Explains `row`'s score against `group` (every row of its level and
@@ -109,15 +97,12 @@ pub fn explain<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::read_results;
+    use crate::results::{read_results, stockholm_example};
     use crate::score::DEFAULT_WEIGHTS;
 
     #[test]
     fn every_written_score_is_explained_exactly() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/examples/stockholm/expected/account_engagement.csv");
-        let text = std::fs::read(&path).expect("the shared example is beside the repository");
-        let rows = read_results(&text).expect("reads");
+        let rows = read_results(stockholm_example().as_bytes()).expect("reads");
         for row in &rows {
             let group = rows
                 .iter()
@@ -133,10 +118,9 @@ mod tests {
 
     #[test]
     fn an_account_alone_scores_50() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/examples/stockholm/expected/account_engagement.csv");
-        let text = std::fs::read(&path).expect("example");
-        let row = read_results(&text).expect("reads").remove(0);
+        let row = read_results(stockholm_example().as_bytes())
+            .expect("reads")
+            .remove(0);
         let e = explain(&row, [&row], DEFAULT_WEIGHTS);
         assert_eq!((e.n, e.score), (1, 50));
         assert_eq!(e.parts[0].percentile_basis_points(1), 5_000);

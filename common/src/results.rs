@@ -233,15 +233,20 @@ pub fn column_kinds() -> [ColumnKind; NUM_COLUMNS] {
     columns().map(column_kind)
 }
 
+/// The expected output of the shared stockholm example, for the tests.
+#[cfg(test)]
+pub(crate) fn stockholm_example() -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/examples/stockholm/expected/account_engagement.csv");
+    std::fs::read_to_string(&path).expect("the shared example is beside the repository")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The expected output of the shared stockholm example.
     fn example() -> String {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/examples/stockholm/expected/account_engagement.csv");
-        std::fs::read_to_string(&path).expect("the shared example is beside the repository")
+        stockholm_example()
     }
 
     #[test]

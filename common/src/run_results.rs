@@ -128,14 +128,11 @@ impl RunResults {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::results::read_results;
+    use crate::results::{read_results, stockholm_example};
 
     fn example() -> RunResults {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../shared/examples/stockholm/expected/account_engagement.csv");
-        let text = std::fs::read(&path).expect("the shared example is beside the repository");
         RunResults {
-            rows: read_results(&text).expect("reads"),
+            rows: read_results(stockholm_example().as_bytes()).expect("reads"),
             as_of: NaiveDate::from_ymd_opt(2026, 6, 30).expect("date"),
         }
     }

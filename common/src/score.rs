@@ -23,18 +23,40 @@ pub const DEFAULT_WEIGHTS: [u32; NUM_FEATURES] = [25, 25, 20, 20, 10];
 
 /// The five feature values of a row; higher is better.
 pub fn features(row: &EngagementRow) -> [i64; NUM_FEATURES] {
-    let recency = match (row.days_since_email, row.days_since_meeting) {
+    let counts = [
+        row.emails_to,
+        row.emails_from,
+        row.meetings_from,
+        row.meetings_to,
+        row.org_meetings,
+        row.org_emails,
+        row.account_meetings,
+        row.account_emails,
+    ];
+    features_of(counts, row.days_since_email, row.days_since_meeting)
+}
+
+/// The five feature values from a row's eight counts (in the CSV's column
+/// order, NoOfEmails_ToAccount first) and its days since the last email
+/// and meeting: the one formula for rows being scored and rows written.
+pub fn features_of(
+    counts: [u32; 8],
+    days_since_email: Option<i32>,
+    days_since_meeting: Option<i32>,
+) -> [i64; NUM_FEATURES] {
+    let c = counts.map(i64::from);
+    let recency = match (days_since_email, days_since_meeting) {
         (Some(e), Some(m)) => -i64::from(e.min(m)),
         (Some(d), None) | (None, Some(d)) => -i64::from(d),
         // Cannot happen for a real row (its own interaction is on the timeline).
         (None, None) => i64::MIN,
     };
     [
-        i64::from(row.emails_to + row.emails_from),
-        i64::from(row.meetings_to + row.meetings_from),
-        i64::from(row.org_meetings + row.org_emails + row.account_meetings + row.account_emails),
+        c[0] + c[1],
+        c[2] + c[3],
+        c[4] + c[5] + c[6] + c[7],
         recency,
-        i64::from(row.emails_from + row.meetings_from),
+        c[1] + c[2],
     ]
 }
 

@@ -67,9 +67,17 @@ impl OutputFormat {
     }
 }
 
-/// Parses `csv,parquet,jsonl`: sorted, without repeats, CSV always in.
+/// `formats` sorted, without repeats, CSV always in.
+pub fn normalise(mut formats: Vec<OutputFormat>) -> Vec<OutputFormat> {
+    formats.push(OutputFormat::Csv);
+    formats.sort();
+    formats.dedup();
+    formats
+}
+
+/// Parses `csv,parquet,jsonl` into [`normalise`]d formats.
 pub fn parse_formats(text: &str) -> Result<Vec<OutputFormat>, String> {
-    let mut out = vec![OutputFormat::Csv];
+    let mut out = Vec::new();
     for name in text.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let format = OutputFormat::ALL
             .into_iter()
@@ -79,9 +87,7 @@ pub fn parse_formats(text: &str) -> Result<Vec<OutputFormat>, String> {
             })?;
         out.push(format);
     }
-    out.sort();
-    out.dedup();
-    Ok(out)
+    Ok(normalise(out))
 }
 
 /// The Parquet schema, as a message type.

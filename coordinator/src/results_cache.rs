@@ -11,7 +11,7 @@ use rapport_common::report::RunReport;
 use rapport_common::results::read_results;
 use rapport_common::run_results::RunResults;
 
-use crate::history::{self, HistorySettings};
+use crate::history::{self, HistorySettings, KeptRun};
 use crate::run_record::{RunRecord, RunStatus};
 use crate::writer::REPORT_FILE;
 
@@ -32,8 +32,8 @@ pub struct LoadedRun {
     pub dir: PathBuf,
     /// The run before it of the same tenant, in the history.
     pub previous: Option<String>,
-    /// Every kept run of the tenant, oldest first (run id, folder).
-    pub kept: Vec<(String, PathBuf)>,
+    /// Every kept run of the tenant, oldest first.
+    pub kept: Vec<KeptRun>,
 }
 
 /// Why a run's results cannot be shown.
@@ -73,6 +73,11 @@ impl ResultsCache {
         let loaded = tokio::task::spawn_blocking(move || read_run(&record, history.as_ref()))
             .await
             .map_err(|e| ResultsError::Unreadable(format!("the reader stopped: {e}")))??;
+        Ok(self.hold(loaded))
+    }
+
+    /// Holds `loaded` as the most recently used run, dropping the least.
+    fn hold(&self, loaded: LoadedRun) -> Arc<LoadedRun> {
         let loaded = Arc::new(loaded);
         let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
         held.retain(|(id, _)| *id != loaded.report.run_id);
@@ -80,7 +85,7 @@ impl ResultsCache {
         if held.len() > HELD {
             held.remove(0);
         }
-        Ok(loaded)
+        loaded
     }
 
     fn held_run(&self, run: &str) -> Option<Arc<LoadedRun>> {
@@ -106,20 +111,14 @@ impl ResultsCache {
         let dir = of
             .kept
             .iter()
-            .find(|(id, _)| id == run)
-            .map(|(_, dir)| dir.clone())
+            .find(|k| k.run_id == run)
+            .map(|k| k.dir.clone())
             .ok_or_else(|| ResultsError::Gone(run.to_owned()))?;
         let run_id = run.to_owned();
         let loaded = tokio::task::spawn_blocking(move || read_dir(&dir, &run_id, None, Vec::new()))
             .await
             .map_err(|e| ResultsError::Unreadable(format!("the reader stopped: {e}")))??;
-        let loaded = Arc::new(loaded);
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
-        held.push((run.to_owned(), loaded.clone()));
-        if held.len() > HELD {
-            held.remove(0);
-        }
-        Ok(loaded)
+        Ok(self.hold(loaded))
     }
 }
 
@@ -135,7 +134,7 @@ fn read_dir(
     dir: &Path,
     run: &str,
     previous: Option<String>,
-    kept: Vec<(String, PathBuf)>,
+    kept: Vec<KeptRun>,
 ) -> Result<LoadedRun, ResultsError> {
     let report = read_report(dir)?;
     if report.run_id != run {
@@ -167,11 +166,8 @@ fn read_run(
             .map_err(|e| ResultsError::Unreadable(e.to_string()))?;
         if let Some(i) = runs.iter().position(|r| r.run_id == run) {
             let previous = i.checked_sub(1).map(|p| runs[p].run_id.clone());
-            let kept = runs
-                .iter()
-                .map(|r| (r.run_id.clone(), r.dir.clone()))
-                .collect();
-            return read_dir(&runs[i].dir, run, previous, kept);
+            let dir = runs[i].dir.clone();
+            return read_dir(&dir, run, previous, runs);
         }
     }
     read_dir(Path::new(&record.out), run, None, Vec::new())

@@ -32,6 +32,7 @@ use serde::Deserialize;
 use tracing::info;
 
 use crate::access::{Access, Role};
+use crate::results_cache::LoadedRun;
 use crate::service::Coordinator;
 use html::{esc, page};
 
@@ -163,6 +164,26 @@ impl Ui {
     /// The coordinator.
     pub fn coordinator(&self) -> &Coordinator {
         &self.coordinator
+    }
+
+    /// A succeeded run's results, and those of the run before it in the
+    /// history (for score changes), if kept.
+    pub async fn succeeded_run(
+        &self,
+        id: &str,
+    ) -> Result<(Arc<LoadedRun>, Option<Arc<LoadedRun>>), String> {
+        let c = self.coordinator();
+        let record = c.get(id).await.map_err(|e| e.to_string())?;
+        let run = c
+            .results()
+            .load(&record, c.history())
+            .await
+            .map_err(|e| e.to_string())?;
+        let previous = match &run.previous {
+            Some(p) => c.results().load_kept(&run, p).await.ok(),
+            None => None,
+        };
+        Ok((run, previous))
     }
 }
 

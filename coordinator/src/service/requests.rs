@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use tracing::info;
 
 use super::{Coordinator, RequestError};
-use crate::output_formats::OutputFormat;
+use crate::output_formats::{normalise, OutputFormat};
 use crate::planner::new_run_id;
 use crate::run_record::{RunRecord, RunStatus};
 use crate::tenant_loader::{load_tenant_within, LoadError, LoadedTenant};
@@ -76,13 +76,7 @@ impl Coordinator {
         );
         record.as_of = origin.as_of;
         record.schedule = origin.schedule;
-        if !origin.formats.is_empty() {
-            let mut formats = origin.formats;
-            formats.push(OutputFormat::Csv);
-            formats.sort();
-            formats.dedup();
-            record.formats = formats;
-        }
+        record.formats = normalise(origin.formats);
         self.save(&record).await?;
         info!(run_id = %record.run_id, "run queued");
         self.wake.notify_one();

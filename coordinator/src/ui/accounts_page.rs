@@ -45,6 +45,19 @@ pub struct AccountsQuery {
     pub size: Option<usize>,
 }
 
+impl AccountsQuery {
+    /// The column sorted on (default: score) and whether downwards (the
+    /// default, but for AccountId).
+    fn sorting(&self) -> (&str, bool) {
+        let sort = self.sort.as_deref().unwrap_or("score");
+        let descending = self
+            .order
+            .as_deref()
+            .map_or(sort != "account", |o| o == "desc");
+        (sort, descending)
+    }
+}
+
 /// The sortable columns: key, heading.
 const COLUMNS: [(&str, &str); 7] = [
     ("account", "Account"),
@@ -148,11 +161,7 @@ pub fn select<'a>(
             }
         })
         .collect();
-    let sort = q.sort.as_deref().unwrap_or("score");
-    let descending = q
-        .order
-        .as_deref()
-        .map_or(sort != "account", |o| o == "desc");
+    let (sort, descending) = q.sorting();
     if sort == "account" {
         if descending {
             lines.reverse();
@@ -176,24 +185,6 @@ pub fn select<'a>(
         period: found.period,
         lines,
     })
-}
-
-async fn load(
-    ui: &Ui,
-    id: &str,
-) -> Result<(std::sync::Arc<LoadedRun>, Option<std::sync::Arc<LoadedRun>>), String> {
-    let c = ui.coordinator();
-    let record = c.get(id).await.map_err(|e| e.to_string())?;
-    let run = c
-        .results()
-        .load(&record, c.history())
-        .await
-        .map_err(|e| e.to_string())?;
-    let previous = match &run.previous {
-        Some(p) => c.results().load_kept(&run, p).await.ok(),
-        None => None,
-    };
-    Ok((run, previous))
 }
 
 fn query_string(q: &AccountsQuery, sort: Option<(&str, &str)>, page: Option<usize>) -> String {
@@ -298,11 +289,7 @@ fn render(
             .unwrap_or_else(|| " · no previous run kept".to_owned()),
         query_string(q, None, None)
     );
-    let sort = q.sort.as_deref().unwrap_or("score");
-    let descending = q
-        .order
-        .as_deref()
-        .map_or(sort != "account", |o| o == "desc");
+    let (sort, descending) = q.sorting();
     body.push_str("<table id=\"accounts\"><caption>Accounts</caption><thead><tr>");
     for (k, heading) in COLUMNS {
         let (next, aria) = match (k == sort, descending) {
@@ -362,7 +349,8 @@ pub async fn accounts(
     Query(q): Query<AccountsQuery>,
 ) -> PageResult {
     let role = ui.role(&headers)?;
-    let (run, previous) = load(&ui, &id)
+    let (run, previous) = ui
+        .succeeded_run(&id)
         .await
         .map_err(|e| error_page(StatusCode::NOT_FOUND, role, &e))?;
     let (body, invalid) = tokio::task::spawn_blocking(move || {
@@ -392,7 +380,8 @@ pub async fn download(
     Query(q): Query<AccountsQuery>,
 ) -> PageResult {
     let role = ui.role(&headers)?;
-    let (run, previous) = load(&ui, &id)
+    let (run, previous) = ui
+        .succeeded_run(&id)
         .await
         .map_err(|e| error_page(StatusCode::NOT_FOUND, role, &e))?;
     let csv = tokio::task::spawn_blocking(move || {

@@ -160,15 +160,11 @@ fn charts(
 fn trend(run: &LoadedRun, account: &str) -> String {
     let mut labels = Vec::new();
     let mut scores = Vec::new();
-    for (_, dir) in &run.kept {
-        if let Ok(years) = year_scores_of(dir, account) {
+    for kept in &run.kept {
+        if let Ok(years) = year_scores_of(&kept.dir, account) {
             if let Some((_, score)) = years.iter().max_by(|a, b| a.0.cmp(&b.0)) {
-                // The folder's name starts with the time the run finished.
-                let name = dir
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let stamp = name.split('-').next().unwrap_or("");
+                // The stamp is the time the run finished: 20261202T151300123Z.
+                let stamp = &kept.stamp;
                 labels.push(match (stamp.get(..8), stamp.get(9..13)) {
                     (Some(d), Some(t)) => format!(
                         "{}-{}-{} {}:{}",
@@ -178,7 +174,7 @@ fn trend(run: &LoadedRun, account: &str) -> String {
                         &t[..2],
                         &t[2..]
                     ),
-                    _ => stamp.to_owned(),
+                    _ => stamp.clone(),
                 });
                 scores.push(*score);
             }
@@ -207,20 +203,10 @@ pub async fn card(
     Query(q): Query<CardQuery>,
 ) -> PageResult {
     let role = ui.role(&headers)?;
-    let c = ui.coordinator();
-    let record = c
-        .get(&id)
+    let (run, previous) = ui
+        .succeeded_run(&id)
         .await
-        .map_err(|e| error_page(StatusCode::NOT_FOUND, role, &e.to_string()))?;
-    let run = c
-        .results()
-        .load(&record, c.history())
-        .await
-        .map_err(|e| error_page(StatusCode::NOT_FOUND, role, &e.to_string()))?;
-    let previous = match &run.previous {
-        Some(p) => c.results().load_kept(&run, p).await.ok(),
-        None => None,
-    };
+        .map_err(|e| error_page(StatusCode::NOT_FOUND, role, &e))?;
     let weeks = q.weeks == Some(1);
     let body =
         tokio::task::spawn_blocking(move || render(&run, previous.as_deref(), &account, weeks))
