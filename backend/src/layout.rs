@@ -28,9 +28,9 @@ pub fn ingest_path(run: &str, kp: u32, group: u32) -> String {
     format!("runs/{run}/ingest/{kp:04}/{group:05}")
 }
 
-/// Rejects of ingest job `group`.
-pub fn rejects_path(run: &str, group: u32) -> String {
-    format!("runs/{run}/rejects/{group:05}")
+/// Chunk `chunk` of the rejects of ingest job `group` (sorted).
+pub fn rejects_path(run: &str, group: u32, chunk: usize) -> String {
+    format!("runs/{run}/rejects/{group:05}/{chunk:05}")
 }
 
 /// Reply probes aimed at key partition `target` by aggregate job `source`.
@@ -43,15 +43,26 @@ pub fn originals_path(run: &str, kp: u32) -> String {
     format!("runs/{run}/originals/{kp:04}")
 }
 
+/// Partial of account partition `ap` from aggregate or replies job `source`.
+pub fn partials_path(run: &str, ap: u32, source: Job) -> String {
+    format!("runs/{run}/partials/{ap:04}/{}", source.id())
+}
+
 /// Reduced rows of account partition `ap`.
 pub fn rows_path(run: &str, ap: u32) -> String {
     format!("runs/{run}/rows/{ap:04}")
 }
 
-/// Scored CSV lines of account partition `ap`.
-pub fn csv_path(run: &str, ap: u32) -> String {
-    format!("runs/{run}/csv/{ap:04}")
+/// Chunk `chunk` of the scored CSV lines of account partition `ap`.
+pub fn csv_path(run: &str, ap: u32, chunk: usize) -> String {
+    format!("runs/{run}/csv/{ap:04}/{chunk:05}")
 }
+
+/// Bytes of CSV lines in one chunk a score job hands the writer, which
+/// holds one chunk per account partition at a time.
+pub const SCORED_CHUNK_BYTES: usize = 1024 * 1024;
+/// Rejects in one chunk an ingest job hands the writer (about 40 KB).
+pub const REJECTS_PER_CHUNK: usize = 256;
 
 /// Store slot of the counters every ingest, aggregate and replies job reports.
 pub const COUNTERS_SLOT: &str = "counters";
@@ -61,11 +72,6 @@ pub const REDELIVERIES: &str = "redelivered";
 pub const RETRIES: &str = "retried";
 /// Store slot of the score histograms (one entry per reduce job).
 pub const HISTOGRAMS_SLOT: &str = "histograms";
-
-/// Store slot of account partition `ap`'s partials.
-pub fn partials_slot(ap: u32) -> String {
-    format!("partials/{ap:04}")
-}
 
 /// Who reads a hand-off: a job, or the coordinator writing the outputs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,9 +95,14 @@ pub fn refs_slot(consumer: Consumer) -> String {
 pub fn ref_producers(ctx: &RunContext, consumer: Consumer) -> Vec<Job> {
     match consumer {
         Consumer::Job(job) => match job.phase {
-            Phase::Ingest | Phase::Reduce => Vec::new(),
+            Phase::Ingest => Vec::new(),
             Phase::Aggregate => jobs_of(Phase::Ingest, ctx),
             Phase::Replies => jobs_of(Phase::Aggregate, ctx),
+            Phase::Reduce => {
+                let mut jobs = jobs_of(Phase::Aggregate, ctx);
+                jobs.extend(jobs_of(Phase::Replies, ctx));
+                jobs
+            }
             Phase::Score => vec![Job {
                 phase: Phase::Reduce,
                 part: job.part,
@@ -108,12 +119,10 @@ pub fn ref_producers(ctx: &RunContext, consumer: Consumer) -> Vec<Job> {
 /// The jobs that write an entry into a store slot (every one of them, an
 /// empty value when it has nothing for it).
 pub fn slot_producers(ctx: &RunContext, slot: &str) -> Vec<Job> {
-    let phases: &[Phase] = if slot == COUNTERS_SLOT {
-        &[Phase::Ingest, Phase::Aggregate, Phase::Replies]
-    } else if slot == HISTOGRAMS_SLOT {
-        &[Phase::Reduce]
-    } else {
-        &[Phase::Aggregate, Phase::Replies]
+    let phases: &[Phase] = match slot {
+        COUNTERS_SLOT => &[Phase::Ingest, Phase::Aggregate, Phase::Replies],
+        HISTOGRAMS_SLOT => &[Phase::Reduce],
+        _ => &[],
     };
     phases.iter().flat_map(|p| jobs_of(*p, ctx)).collect()
 }
@@ -194,6 +203,14 @@ mod tests {
     fn paths_and_slots_are_spelled_once() {
         assert_eq!(ingest_path("r", 3, 12), "runs/r/ingest/0003/00012");
         assert_eq!(probes_path("r", 1, 2), "runs/r/probes/0001/0002");
+        let source = Job {
+            phase: Phase::Replies,
+            part: 5,
+        };
+        assert_eq!(
+            partials_path("r", 2, source),
+            "runs/r/partials/0002/replies-0005"
+        );
         assert_eq!(
             refs_slot(Consumer::Job(Job {
                 phase: Phase::Score,

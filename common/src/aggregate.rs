@@ -46,7 +46,7 @@ pub struct ReplyProbe {
 pub struct AggregateOutput {
     /// Partials by account partition.
     pub partials: Vec<PartialAggregate>,
-    /// Reply probes by key partition of their target.
+    /// Reply probes by reply partition of their target ([`RunContext::reply_partition`]).
     pub probes: Vec<Vec<ReplyProbe>>,
     /// Originals held by this partition, sorted by key.
     pub originals: Vec<Original>,
@@ -125,7 +125,7 @@ pub fn aggregate(
         ..RunCounters::default()
     };
     let mut all = Builder::default();
-    let mut probes = vec![Vec::new(); ctx.key_partitions as usize];
+    let mut probes = vec![Vec::new(); ctx.reply_partitions() as usize];
     let mut originals = Vec::new();
     for record in &records {
         match record {
@@ -187,7 +187,7 @@ fn email(
     for i in &found {
         add_interaction(all, i, day, None);
         if let (true, Some(target)) = (i.from_account, &e.in_reply_to) {
-            let p = ctx.key_partition(partition_bits(*target)) as usize;
+            let p = ctx.reply_partition(ctx.key_partition(partition_bits(*target))) as usize;
             probes[p].push(ReplyProbe {
                 target: *target,
                 sent_at: e.sent_at,
@@ -210,7 +210,7 @@ fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCou
     }
 }
 
-/// Joins the reply probes aimed at one key partition with its originals:
+/// Joins the reply probes aimed at one reply partition with its originals:
 /// a reply counts when its original's sender is an org user and it was sent
 /// later; its reply time goes to the reply's account and periods.
 pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggregate, u64) {

@@ -15,6 +15,7 @@
 //! - [`segment`] — segment expressions over output rows.
 //! - [`ingest`], [`aggregate`], [`reduce`] — the pure body of each job.
 //! - [`plan`], [`counters`], [`report`] — run context, jobs, messages, reports.
+//! - [`sorted_merge`] — a k-way merge of sorted sources read a chunk at a time.
 
 pub mod address;
 pub mod aggregate;
@@ -37,6 +38,7 @@ pub mod rules;
 pub mod run_results;
 pub mod score;
 pub mod segment;
+pub mod sorted_merge;
 pub mod tables;
 pub mod tenant;
 pub mod time;

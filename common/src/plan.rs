@@ -11,11 +11,13 @@ use crate::time::day_of;
 /// Version of [`JobEnvelope`] and of the staged blobs its jobs read and
 /// write; a worker refuses any other. 3: staged copies carry their source
 /// record, meetings their declined and resource attendees (issue 8). 4: jobs
-/// carry the run's epoch, staged blobs are handed on by checked refs.
+/// carry the run's epoch, staged blobs are handed on by checked refs. 5:
+/// partials are staged and handed on by refs, replies jobs join groups of
+/// key partitions, the writer's hand-offs come in sorted chunks (issue 12).
 ///
 /// Every version begins with the version and the run id, so a worker of
 /// any version can tell whose job it cannot take ([`JobEnvelope::decode`]).
-pub const JOB_MESSAGE_VERSION: u16 = 4;
+pub const JOB_MESSAGE_VERSION: u16 = 5;
 
 /// Where a file's records begin, which says where shards may cut it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -95,7 +97,29 @@ impl RunContext {
     pub fn key_partition(&self, key_hash: u64) -> u32 {
         key_partition(key_hash, self.key_partitions)
     }
+
+    /// Key partitions per reply partition: consecutive key partitions share
+    /// a replies job, so there are at most [`MAX_REPLY_JOBS`] of them and
+    /// the reply probes handed over grow with key partitions, not with
+    /// their square.
+    pub fn reply_group(&self) -> u32 {
+        self.key_partitions.max(1).div_ceil(MAX_REPLY_JOBS)
+    }
+
+    /// Replies jobs of the run.
+    pub fn reply_partitions(&self) -> u32 {
+        self.key_partitions.max(1).div_ceil(self.reply_group())
+    }
+
+    /// The replies job that joins the probes aimed at key partition `kp`
+    /// with its originals.
+    pub fn reply_partition(&self, kp: u32) -> u32 {
+        kp / self.reply_group()
+    }
 }
+
+/// Most replies jobs of a run.
+pub const MAX_REPLY_JOBS: u32 = 128;
 
 /// Key partition of a record key hash among `key_partitions`: the one
 /// place that decides where a record, its copies and its reply probes meet.
@@ -145,8 +169,8 @@ impl Phase {
 pub struct Job {
     /// Its phase.
     pub phase: Phase,
-    /// Shard index (ingest), key partition (aggregate, replies) or account
-    /// partition (reduce, score).
+    /// Shard index (ingest), key partition (aggregate), reply partition
+    /// (replies) or account partition (reduce, score).
     pub part: u32,
 }
 
@@ -161,7 +185,8 @@ impl Job {
 pub fn jobs_of(phase: Phase, ctx: &RunContext) -> Vec<Job> {
     let n = match phase {
         Phase::Ingest => ctx.shard_groups.len() as u32,
-        Phase::Aggregate | Phase::Replies => ctx.key_partitions,
+        Phase::Aggregate => ctx.key_partitions,
+        Phase::Replies => ctx.reply_partitions(),
         Phase::Reduce | Phase::Score => ctx.account_partitions,
     };
     (0..n).map(|part| Job { phase, part }).collect()

@@ -7,6 +7,7 @@ use crate::partial::{PartialAggregate, Timeline};
 use crate::period::Window;
 use crate::row::{build_row, EngagementRow};
 use crate::score::{Histograms, ScoreTable};
+use crate::sorted_merge::chunks_of;
 
 /// Merges the partials of one account partition into its rows (sorted by
 /// account, level, period) and their histograms.
@@ -14,7 +15,15 @@ pub fn reduce<'a>(
     partials: impl IntoIterator<Item = &'a PartialAggregate>,
     window: &Window,
 ) -> (Vec<EngagementRow>, Histograms) {
-    let merged = PartialAggregate::merge_all(partials);
+    reduce_merged(&PartialAggregate::merge_all(partials), window)
+}
+
+/// The rows and histograms of partials already merged into one (a job that
+/// merges its inputs a batch at a time, to bound its memory).
+pub fn reduce_merged(
+    merged: &PartialAggregate,
+    window: &Window,
+) -> (Vec<EngagementRow>, Histograms) {
     let empty = Timeline::default();
     let mut histograms = Histograms::default();
     let rows: Vec<EngagementRow> = merged
@@ -48,6 +57,22 @@ pub struct ScoredPartition {
     pub accounts: Vec<AccountLines>,
     /// Rows left out by the privacy floor (ENGAGEMENT.md §9).
     pub suppressed: u64,
+}
+
+impl ScoredPartition {
+    /// Cuts the partition into chunks of about `max_bytes` of lines, in
+    /// account order, so the writer holds one chunk per partition; the
+    /// first chunk carries the suppressed count.
+    pub fn into_chunks(self, max_bytes: usize) -> Vec<ScoredPartition> {
+        let mut suppressed = self.suppressed;
+        chunks_of(self.accounts, max_bytes, |(_, lines)| lines.len())
+            .into_iter()
+            .map(|accounts| ScoredPartition {
+                accounts,
+                suppressed: std::mem::take(&mut suppressed),
+            })
+            .collect()
+    }
 }
 
 /// Scores rows (sorted by account) and writes their CSV lines, one entry per
@@ -181,5 +206,23 @@ mod tests {
         assert_eq!(all.accounts.len(), 2);
         // B keeps its bytes, score included (computed with A counted).
         assert_eq!(floored.accounts, all.accounts[1..]);
+    }
+
+    #[test]
+    fn chunks_keep_account_order_and_count_the_suppressed_once() {
+        let scored = ScoredPartition {
+            accounts: (0..5).map(|a| (a, "x".repeat(40))).collect(),
+            suppressed: 3,
+        };
+        let chunks = scored.clone().into_chunks(100);
+        assert_eq!(chunks.len(), 3);
+        assert_eq!(chunks.iter().map(|c| c.suppressed).sum::<u64>(), 3);
+        let accounts: Vec<_> = chunks.into_iter().flat_map(|c| c.accounts).collect();
+        assert_eq!(accounts, scored.accounts);
+        let empty = ScoredPartition {
+            accounts: Vec::new(),
+            suppressed: 2,
+        };
+        assert_eq!(empty.clone().into_chunks(100), [empty]);
     }
 }

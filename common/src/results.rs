@@ -210,9 +210,24 @@ pub fn read_results(text: &[u8]) -> Result<Vec<ResultRow>, ResultsError> {
             "not the header of account_engagement.csv".to_owned(),
         ));
     }
+    read_records(&mut reader, 1)
+}
+
+/// Reads lines of an `account_engagement.csv` without its header; the
+/// first is line `first_line` of the file (for errors).
+pub fn read_rows(text: &[u8], first_line: u64) -> Result<Vec<ResultRow>, ResultsError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(text);
+    read_records(&mut reader, first_line - 1)
+}
+
+fn read_records(
+    reader: &mut csv::Reader<&[u8]>,
+    mut line: u64,
+) -> Result<Vec<ResultRow>, ResultsError> {
     let mut rows = Vec::new();
     let mut record = csv::StringRecord::new();
-    let mut line = 1;
     loop {
         line += 1;
         match reader.read_record(&mut record) {
@@ -221,7 +236,13 @@ pub fn read_results(text: &[u8]) -> Result<Vec<ResultRow>, ResultsError> {
                 let fields: Vec<&str> = record.iter().collect();
                 rows.push(ResultRow::parse(&fields, line)?);
             }
-            Err(e) => return Err(header_error(format!("line {line}: {e}"))),
+            Err(e) => {
+                return Err(ResultsError {
+                    line: 1,
+                    column: "*".to_owned(),
+                    message: format!("line {line}: {e}"),
+                })
+            }
         }
     }
     Ok(rows)
@@ -257,6 +278,20 @@ mod tests {
         let mut out = format!("{HEADER}\n");
         rows.iter().for_each(|r| r.write_csv(&mut out));
         assert_eq!(out, example);
+    }
+
+    #[test]
+    fn lines_without_the_header_read_as_the_whole_file_does() {
+        let example = example();
+        let whole = read_results(example.as_bytes()).expect("the example reads");
+        let lines: Vec<&str> = example.lines().skip(1).collect();
+        let (a, b) = lines.split_at(lines.len() / 2);
+        let mut parts = read_rows(format!("{}\n", a.join("\n")).as_bytes(), 2).expect("first");
+        let second = read_rows(b.join("\n").as_bytes(), 2 + a.len() as u64).expect("second");
+        parts.extend(second);
+        assert_eq!(parts, whole);
+        let err = read_rows(b"x,1\n", 7).expect_err("bad line");
+        assert_eq!(err.line, 7);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use crate::driver::{Driver, Limits};
 use crate::history::{keep_run, HistorySettings};
 use crate::output_formats::OutputFormat;
 use crate::tenant_loader::LoadedTenant;
-use crate::writer::{assemble, commit, WriteError, REPORT_FILE};
+use crate::writer::{assemble, commit, hidden_dir, WriteError, REPORT_FILE};
 
 /// Restarts from the plan after the run's store state was lost.
 pub const MAX_RESTARTS: u32 = 3;
@@ -204,13 +204,46 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
     }
     let t0 = Instant::now();
     driver.progress.writing();
-    let outputs = loop {
+    // Checked before anything is written into it, and again at commit.
+    let out = driver
+        .backends
+        .data_roots
+        .output_dir(spec.out)
+        .map_err(WriteError::from)?;
+    let written = write_outputs(&mut driver, &spec, &out, started, t0, phase_seconds, jobs).await;
+    let (names, report) = match written {
+        Ok(done) => done,
+        Err(e) => {
+            discard(&out, run).await;
+            return Err(e);
+        }
+    };
+    if let Some(history) = spec.history {
+        keep_in_history(history, spec, &out, names).await;
+    }
+    Ok(RunOutcome { report })
+}
+
+/// Assembles the outputs (recomputing what the writer finds lost), then
+/// commits them with the report; returns the files' names and the report.
+async fn write_outputs(
+    driver: &mut Driver<'_>,
+    spec: &RunSpec<'_>,
+    out: &Path,
+    started: Instant,
+    t0: Instant,
+    mut phase_seconds: BTreeMap<String, f64>,
+    jobs: BTreeMap<String, u64>,
+) -> Result<(Vec<&'static str>, RunReport), ExecuteError> {
+    let run = spec.ctx.run_id.as_str();
+    let mut outputs = loop {
         match assemble(
             driver.backends,
             spec.tenant,
             spec.ctx,
             spec.mode,
             spec.formats,
+            out,
         )
         .await
         {
@@ -233,24 +266,32 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
     if driver.backends.store.epoch(run).await? != Some(driver.epoch) {
         return Err(ExecuteError::StateLost);
     }
-    let mut report = outputs.report;
     phase_seconds.insert("write".to_owned(), t0.elapsed().as_secs_f64());
+    let report = &mut outputs.report;
     report.phase_seconds = phase_seconds;
     report.jobs = jobs;
     report.total_seconds = started.elapsed().as_secs_f64();
     report.recovery = recovery;
+    let report = outputs.report.clone();
+    let names = outputs.names.clone();
     // Checked again as written: a symlink put in since submit is refused.
     let out = driver
         .backends
         .data_roots
-        .output_dir(spec.out)
+        .output_dir(out)
         .map_err(WriteError::from)?;
-    let names: Vec<&'static str> = outputs.files.iter().map(|(name, _)| *name).collect();
-    commit(&out, outputs.files, &report).await?;
-    if let Some(history) = spec.history {
-        keep_in_history(history, spec, &out, names).await;
+    commit(&out, outputs).await?;
+    Ok((names, report))
+}
+
+/// Removes what a run that did not commit left assembled in `out`.
+async fn discard(out: &Path, run: &str) {
+    let dir = hidden_dir(out, run);
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => warn!(run_id = run, error = %e, "cannot remove the unfinished outputs"),
     }
-    Ok(RunOutcome { report })
 }
 
 /// Keeps the committed outputs in the run history. The run has succeeded

@@ -2,7 +2,8 @@
 //! `account_engagement.parquet` and `account_engagement.jsonl`, made from
 //! the CSV's typed rows, so every format holds the same values.
 //!
-//! Parquet schema (one row group per million rows, Snappy):
+//! Parquet schema (one row group per 131,072 rows, so the writer holds one
+//! group at a time; Snappy):
 //!
 //! | column | Parquet type |
 //! |---|---|
@@ -111,8 +112,8 @@ const SCHEMA: &str = "message account_engagement {
   required binary AggregationLevel (STRING);
 }";
 
-/// Rows per row group.
-const ROW_GROUP: usize = 1_000_000;
+/// Rows per row group: the writer holds this many typed rows at a time.
+pub const ROW_GROUP: usize = 131_072;
 
 fn epoch_days(date: NaiveDate) -> i32 {
     (date - NaiveDate::default()).num_days() as i32
@@ -128,18 +129,32 @@ fn nullable<T: Copy>(values: impl Iterator<Item = Option<T>>) -> (Vec<T>, Vec<i1
     (out, levels)
 }
 
-/// `rows` as a Parquet file.
-pub fn to_parquet(rows: &[ResultRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
-    let schema = Arc::new(parse_message_type(SCHEMA)?);
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .set_created_by("rapport".to_owned())
-            .build(),
-    );
-    let mut writer = SerializedFileWriter::new(Vec::new(), schema, props)?;
-    for group in rows.chunks(ROW_GROUP) {
-        let mut rg = writer.next_row_group()?;
+/// A Parquet file written a row group at a time.
+pub struct ParquetSink<W: std::io::Write + Send> {
+    writer: SerializedFileWriter<W>,
+}
+
+impl<W: std::io::Write + Send> ParquetSink<W> {
+    /// Starts a file in `out`.
+    pub fn new(out: W) -> Result<ParquetSink<W>, parquet::errors::ParquetError> {
+        let schema = Arc::new(parse_message_type(SCHEMA)?);
+        let props = Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .set_created_by("rapport".to_owned())
+                .build(),
+        );
+        Ok(ParquetSink {
+            writer: SerializedFileWriter::new(out, schema, props)?,
+        })
+    }
+
+    /// Writes `group` as one row group.
+    pub fn write_group(
+        &mut self,
+        group: &[ResultRow],
+    ) -> Result<(), parquet::errors::ParquetError> {
+        let mut rg = self.writer.next_row_group()?;
         let mut index = 0;
         while let Some(mut column) = rg.next_column()? {
             let ints = |f: &dyn Fn(&ResultRow) -> i32| group.iter().map(f).collect::<Vec<i32>>();
@@ -216,8 +231,22 @@ pub fn to_parquet(rows: &[ResultRow]) -> Result<Vec<u8>, parquet::errors::Parque
             index += 1;
         }
         rg.close()?;
+        Ok(())
     }
-    writer.into_inner()
+
+    /// Ends the file; returns where it was written.
+    pub fn finish(self) -> Result<W, parquet::errors::ParquetError> {
+        self.writer.into_inner()
+    }
+}
+
+/// `rows` as a Parquet file, in row groups of [`ROW_GROUP`].
+pub fn to_parquet(rows: &[ResultRow]) -> Result<Vec<u8>, parquet::errors::ParquetError> {
+    let mut sink = ParquetSink::new(Vec::new())?;
+    for group in rows.chunks(ROW_GROUP) {
+        sink.write_group(group)?;
+    }
+    sink.finish()
 }
 
 /// `rows` as JSON Lines.

@@ -195,12 +195,13 @@ both_backends!(
         let (b, _dir, config, clean) = setup(kind).await;
         // Each phase's staged input, deleted, truncated or replaced:
         // staged copies (aggregate), originals and reply probes (replies),
-        // rows (score), scored lines and rejects (the writer). Reduce
-        // reads only the store.
+        // partials (reduce), rows (score), scored lines and rejects (the
+        // writer).
         let markers = [
             "/ingest/",
             "/originals/",
             "/probes/",
+            "/partials/",
             "/rows/",
             "/csv/",
             "/rejects/",

@@ -8,10 +8,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use rapport_backend::handoff::{fetch_for, put_blob, read_slot_for, refs_write, HandoffError};
+use rapport_backend::handoff::{
+    fetch, fetch_for, put_blob, read_refs, read_slot_for, refs_write, HandoffError,
+};
 use rapport_backend::layout::{
-    self, context_path, csv_path, ingest_path, originals_path, partials_slot, probes_path,
-    refs_slot, rejects_path, rows_path, BlobRef, Consumer, COUNTERS_SLOT, HISTOGRAMS_SLOT,
+    self, context_path, csv_path, ingest_path, originals_path, partials_path, probes_path,
+    ref_producers, refs_slot, rejects_path, rows_path, BlobRef, Consumer, COUNTERS_SLOT,
+    HISTOGRAMS_SLOT, REJECTS_PER_CHUNK, SCORED_CHUNK_BYTES,
 };
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
@@ -21,7 +24,7 @@ use rapport_common::merge::{conflicts, sort_copies, Winners};
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
 use rapport_common::record::{decode_staged, ShardId, StagedCopy};
-use rapport_common::reduce::{reduce, score_rows};
+use rapport_common::reduce::{reduce_merged, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
 
@@ -192,10 +195,13 @@ async fn ingest(
         let consumer = Consumer::Job(job(Phase::Aggregate, kp));
         writes.push(refs_write(refs_slot(consumer), &[r]));
     }
+    // Sorted and chunked, for the writer's merge of every job's rejects.
+    let mut rejects = rejects;
+    rejects.sort_unstable();
     let mut reject_refs = Vec::new();
-    if !rejects.is_empty() {
-        let path = rejects_path(&run, part);
-        reject_refs.push(put_blob(&*backends.staging, path, layout::encode(&rejects)).await?);
+    for (i, chunk) in rejects.chunks(REJECTS_PER_CHUNK).enumerate() {
+        let path = rejects_path(&run, part, i);
+        reject_refs.push(put_blob(&*backends.staging, path, layout::encode(&chunk)).await?);
     }
     writes.push(refs_write(refs_slot(Consumer::Writer), &reject_refs));
     Ok(writes)
@@ -245,18 +251,14 @@ async fn aggregate_job(
             let path = probes_path(&run, target, part);
             refs.push(put_blob(&*backends.staging, path, layout::encode(probes)).await?);
         }
-        if target == part {
+        if target == ctx.reply_partition(part) {
             refs.push(originals.clone());
         }
         let consumer = Consumer::Job(job(Phase::Replies, target));
         writes.push(refs_write(refs_slot(consumer), &refs));
     }
-    for (ap, partial) in out.partials.iter().enumerate() {
-        writes.push(SlotWrite {
-            slot: partials_slot(ap as u32),
-            blob: layout::encode(partial),
-        });
-    }
+    writes
+        .extend(stage_partials(backends, &run, job(Phase::Aggregate, part), &out.partials).await?);
     Ok(writes)
 }
 
@@ -268,21 +270,33 @@ async fn replies_job(
     let run = ctx.run_id.clone();
     let me = Consumer::Job(job(Phase::Replies, part));
     let inputs = fetch_for(backends, &ctx, me).await?;
-    let originals_at = originals_path(&run, part);
-    let mut originals: Option<Vec<Original>> = None;
+    // The originals of every key partition of this reply partition, and
+    // the probes aimed at them.
+    let group: Vec<u32> = (0..ctx.key_partitions)
+        .filter(|kp| ctx.reply_partition(*kp) == part)
+        .collect();
+    let mut found = vec![false; group.len()];
+    let mut originals: Vec<Original> = Vec::new();
     let mut probes: Vec<ReplyProbe> = Vec::new();
     for (producer, r, bytes) in inputs {
-        if r.path == originals_at {
-            originals = Some(decode(producer, &r.path, &bytes)?);
-        } else {
-            probes.extend(decode::<Vec<ReplyProbe>>(producer, &r.path, &bytes)?);
+        let at = group
+            .iter()
+            .position(|kp| r.path == originals_path(&run, *kp));
+        match at {
+            Some(i) => {
+                originals.extend(decode::<Vec<Original>>(producer, &r.path, &bytes)?);
+                found[i] = true;
+            }
+            None => probes.extend(decode::<Vec<ReplyProbe>>(producer, &r.path, &bytes)?),
         }
     }
-    let originals = originals.ok_or_else(|| JobError::Lost {
-        producer: job(Phase::Aggregate, part),
-        blob: originals_at.clone(),
-        why: "no ref to it was handed over".to_owned(),
-    })?;
+    if let Some(i) = found.iter().position(|f| !f) {
+        return Err(JobError::Lost {
+            producer: job(Phase::Aggregate, group[i]),
+            blob: originals_path(&run, group[i]),
+            why: "no ref to it was handed over".to_owned(),
+        });
+    }
     let c = ctx.clone();
     let (partial, matched) = blocking(move || {
         let (partial, matched) = replies(&originals, &probes);
@@ -296,14 +310,36 @@ async fn replies_job(
         replies: matched,
         ..RunCounters::default()
     })];
-    for (ap, p) in partial.iter().enumerate() {
-        writes.push(SlotWrite {
-            slot: partials_slot(ap as u32),
-            blob: layout::encode(p),
-        });
+    writes.extend(stage_partials(backends, &run, job(Phase::Replies, part), &partial).await?);
+    Ok(writes)
+}
+
+/// Stages a job's partial of each account partition and hands its ref to
+/// that partition's reduce job (an empty hand-off when it has none): the
+/// store holds only refs, so its memory does not grow with the partials.
+async fn stage_partials(
+    backends: &Backends,
+    run: &str,
+    source: Job,
+    partials: &[PartialAggregate],
+) -> Result<Vec<SlotWrite>, JobError> {
+    let mut writes = Vec::with_capacity(partials.len());
+    for (ap, partial) in partials.iter().enumerate() {
+        let ap = ap as u32;
+        let mut refs = Vec::new();
+        if !partial.is_empty() {
+            let path = partials_path(run, ap, source);
+            refs.push(put_blob(&*backends.staging, path, layout::encode(partial)).await?);
+        }
+        let consumer = Consumer::Job(job(Phase::Reduce, ap));
+        writes.push(refs_write(refs_slot(consumer), &refs));
     }
     Ok(writes)
 }
+
+/// Encoded partials a reduce job decodes and merges at a time: its memory
+/// is one batch and the merged partial, however many jobs fed it.
+const REDUCE_BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
 async fn reduce_job(
     backends: &Backends,
@@ -311,18 +347,46 @@ async fn reduce_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    let slot = partials_slot(part);
-    let blobs = read_slot_for(backends, &ctx, &slot).await?;
+    let me = Consumer::Job(job(Phase::Reduce, part));
+    let refs = read_refs(
+        &*backends.store,
+        &run,
+        &refs_slot(me),
+        &ref_producers(&ctx, me),
+    )
+    .await?;
+    let refs: Vec<(Job, BlobRef)> = refs
+        .into_iter()
+        .flat_map(|(producer, refs)| refs.into_iter().map(move |r| (producer, r)))
+        .collect();
+    let mut merged = PartialAggregate::default();
+    let mut batch: Vec<(Job, BlobRef, Vec<u8>)> = Vec::new();
+    let mut batch_bytes = 0;
+    for (i, (producer, r)) in refs.iter().enumerate() {
+        let bytes = fetch(&*backends.staging, *producer, r).await?;
+        batch_bytes += r.size;
+        batch.push((*producer, r.clone(), bytes));
+        if batch_bytes >= REDUCE_BATCH_BYTES || i + 1 == refs.len() {
+            let blobs = std::mem::take(&mut batch);
+            batch_bytes = 0;
+            merged = blocking(move || -> Result<_, JobError> {
+                let partials: Vec<PartialAggregate> = blobs
+                    .iter()
+                    .map(|(producer, r, b)| decode(*producer, &r.path, b))
+                    .collect::<Result<_, _>>()?;
+                Ok(PartialAggregate::merge_all(
+                    std::iter::once(&merged).chain(&partials),
+                ))
+            })
+            .await??;
+        }
+    }
     let window = ctx.window();
-    let (rows, histograms) = blocking(move || -> Result<_, JobError> {
-        let partials: Vec<PartialAggregate> = blobs
-            .iter()
-            .map(|(producer, b)| decode(*producer, &format!("{slot}/{}", producer.id()), b))
-            .collect::<Result<_, _>>()?;
-        let (rows, histograms) = reduce(&partials, &window);
-        Ok((layout::encode(&rows), histograms))
+    let (rows, histograms) = blocking(move || {
+        let (rows, histograms) = reduce_merged(&merged, &window);
+        (layout::encode(&rows), histograms)
     })
-    .await??;
+    .await?;
     let rows = put_blob(&*backends.staging, rows_path(&run, part), rows).await?;
     let consumer = Consumer::Job(job(Phase::Score, part));
     Ok(vec![
@@ -344,7 +408,7 @@ async fn score_job(
     let histograms = read_slot_for(backends, &ctx, HISTOGRAMS_SLOT).await?;
     let rows = fetch_for(backends, &ctx, me).await?;
     let c = ctx.clone();
-    let lines = blocking(move || -> Result<Vec<u8>, JobError> {
+    let lines = blocking(move || -> Result<Vec<Vec<u8>>, JobError> {
         let mut merged = Histograms::default();
         for (producer, b) in &histograms {
             let name = format!("{HISTOGRAMS_SLOT}/{}", producer.id());
@@ -357,9 +421,16 @@ async fn score_job(
         }
         let lines = score_rows(&all, &table, &c.directory, c.settings.min_org_people)
             .map_err(|e| JobError::Permanent(e.to_string()))?;
-        Ok(layout::encode(&lines))
+        Ok(lines
+            .into_chunks(SCORED_CHUNK_BYTES)
+            .iter()
+            .map(layout::encode)
+            .collect::<Vec<_>>())
     })
     .await??;
-    let csv = put_blob(&*backends.staging, csv_path(&run, part), lines).await?;
-    Ok(vec![refs_write(refs_slot(Consumer::Writer), &[csv])])
+    let mut refs = Vec::with_capacity(lines.len());
+    for (i, chunk) in lines.into_iter().enumerate() {
+        refs.push(put_blob(&*backends.staging, csv_path(&run, part, i), chunk).await?);
+    }
+    Ok(vec![refs_write(refs_slot(Consumer::Writer), &refs)])
 }
