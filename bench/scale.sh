@@ -29,13 +29,17 @@ sample() { # FILE PERIOD COMMAND...
 peak() { sort -n "$1" | tail -1; }
 mib() { echo "$(( $1 / 1048576 )) MiB"; }
 
-# Embedded: its staging folder is inside the output folder.
-rm -rf "$OUT/embedded"; mkdir -p "$OUT/embedded"
-: >"$OUT/disk.samples"
-sample "$OUT/disk.samples" 2 du -sb "$OUT/embedded" &
-sampler=$!
-/usr/bin/time -f "%e %M" -o "$OUT/embedded.time" "$RAPPORT" run --config "$TENANT/tenant.toml" --out "$OUT/embedded" 2>"$OUT/embedded.log" || { tail "$OUT/embedded.log"; exit 1; }
-kill "$sampler"; wait "$sampler" 2>/dev/null || true
+# Embedded: its staging folder is inside the output folder. SKIP_EMBEDDED=1
+# keeps the last embedded run's outputs and figures (to measure the cluster
+# again).
+if [ -z "${SKIP_EMBEDDED:-}" ] || [ ! -f "$OUT/embedded.time" ]; then
+  rm -rf "$OUT/embedded"; mkdir -p "$OUT/embedded"
+  : >"$OUT/disk.samples"
+  sample "$OUT/disk.samples" 2 du -sb "$OUT/embedded" &
+  sampler=$!
+  /usr/bin/time -f "%e %M" -o "$OUT/embedded.time" "$RAPPORT" run --config "$TENANT/tenant.toml" --out "$OUT/embedded" 2>"$OUT/embedded.log" || { tail "$OUT/embedded.log"; exit 1; }
+  kill "$sampler"; wait "$sampler" 2>/dev/null || true
+fi
 read -r wall rss <"$OUT/embedded.time"
 records=$(python3 -c "import json; print(json.load(open('$OUT/embedded/run_report.json'))['records'])")
 echo "embedded: wall $wall s, peak RSS $((rss / 1024)) MiB, staging peak $(mib "$(cut -f1 "$OUT/disk.samples" | sort -n | tail -1)")"
@@ -60,6 +64,11 @@ redis_base=$(redis-cli info memory | awk -F: '/^used_memory:/{print $2+0}')
 : >"$OUT/redis.samples"; : >"$OUT/staging.samples"
 sample "$OUT/redis.samples" 0.2 sh -c "redis-cli info memory | awk -F: '/^used_memory:/{print \$2+0}'" & samplers+=($!)
 sample "$OUT/staging.samples" 2 sh -c "du -sb '$RAPPORT_STAGING' | cut -f1" & samplers+=($!)
+# Every worker's RSS with the time since submission, to tell which phase peaks.
+: >"$OUT/workers.samples"
+t0=$(date +%s.%N)
+rss_line() { echo "$(echo "$(date +%s.%N) - $t0" | bc) $(for p in "${pids[@]:1}"; do awk '/VmRSS/{printf "%s ", $2}' /proc/"$p"/status; done)"; }
+sample "$OUT/workers.samples" 0.5 rss_line & samplers+=($!)
 before=$(redis-cli info stats | awk -F: '/total_commands_processed/{print $2+0}')
 start=$(date +%s.%N)
 run=$("$RAPPORT" submit --config "$TENANT/tenant.toml" --out "$OUT/cluster" --wait)
@@ -73,6 +82,22 @@ echo "  messages published: $jobs; redis commands: $((after - before))"
 echo "  redis used_memory peak $(mib "$(peak "$OUT/redis.samples")") (at start $(mib "$redis_base")); staging peak $(mib "$(peak "$OUT/staging.samples")")"
 echo "  coordinator peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/"${pids[0]}"/status)"
 for p in "${pids[@]:1}"; do echo "  worker $p peak RSS $(awk '/VmHWM/{print $2, $3}' /proc/"$p"/status)"; done
+python3 - "$OUT" "$cwall" <<'EOF'
+import json, sys
+out, cwall = sys.argv[1], float(sys.argv[2])
+phases = json.load(open(f"{out}/cluster/run_report.json"))["phase_seconds"]
+order = ["ingest", "aggregate", "replies", "reduce", "score", "write"]
+samples = [list(map(float, l.split())) for l in open(f"{out}/workers.samples") if len(l.split()) > 1]
+# Phases run one after the other, ending when submit --wait returns.
+start = max(0.0, cwall - sum(phases.get(p, 0) for p in order))
+peaks = {}
+for p in order:
+    end = start + phases.get(p, 0)
+    rss = [max(s[1:]) for s in samples if start <= s[0] < end]
+    peaks[p] = f"{max(rss) / 1024:.0f} MiB" if rss else "-"
+    start = end
+print("  worker RSS peak by phase (sampled every 0.5 s):", peaks)
+EOF
 cmp "$OUT/embedded/account_engagement.csv" "$OUT/cluster/account_engagement.csv" && echo "outputs identical (embedded, cluster)"
 cmp "$OUT/embedded/rejects.jsonl" "$OUT/cluster/rejects.jsonl" && echo "rejects identical"
 python3 - "$OUT" "$wall" "$cwall" "$records" "$(nproc)" <<'EOF'

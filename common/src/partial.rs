@@ -181,18 +181,25 @@ impl PartialAggregate {
         parts: impl IntoIterator<Item = &'a PartialAggregate>,
     ) -> PartialAggregate {
         let mut out = PartialAggregate::default();
+        out.absorb_all(parts);
+        out
+    }
+
+    /// Merges many partials into `self` in place, as [`merge_all`](Self::merge_all)
+    /// does: a job that merges its inputs a batch at a time holds the merged
+    /// partial once, not twice.
+    pub fn absorb_all<'a>(&mut self, parts: impl IntoIterator<Item = &'a PartialAggregate>) {
         for part in parts {
             for (key, p) in &part.periods {
-                out.periods.entry(*key).or_default().append(p);
+                self.periods.entry(*key).or_default().append(p);
             }
             for (account, t) in &part.timelines {
-                let mine = out.timelines.entry(*account).or_default();
+                let mine = self.timelines.entry(*account).or_default();
                 mine.email_days.extend_from_slice(&t.email_days);
                 mine.meeting_days.extend_from_slice(&t.meeting_days);
             }
         }
-        out.tidy();
-        out
+        self.tidy();
     }
 
     /// Sorts and dedupes every list (after unsorted pushes).
@@ -401,6 +408,11 @@ mod tests {
         #[test]
         fn merge_all_equals_pairwise_merge(a in arb_aggregate(), b in arb_aggregate(), c in arb_aggregate()) {
             prop_assert_eq!(PartialAggregate::merge_all([&a, &b, &c]), merged(&merged(&a, &b), &c));
+            // Absorbed in batches, as a reduce job does: the same.
+            let mut batched = PartialAggregate::merge_all([&a]);
+            batched.absorb_all([&b]);
+            batched.absorb_all([&c]);
+            prop_assert_eq!(batched, merged(&merged(&a, &b), &c));
         }
 
         #[test]

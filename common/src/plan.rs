@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::directory::{AccountIdx, Directory};
 use crate::period::Window;
+use crate::reject::{RejectLine, RejectReason};
 use crate::tenant::{Format, TenantSettings};
 use crate::time::day_of;
 
@@ -61,6 +62,24 @@ pub struct Shard {
     pub start: u64,
     /// End byte, exclusive: records starting before it belong here.
     pub end: u64,
+}
+
+/// Largest file read whole (`.eml`, `.ics`, Graph list responses); a larger
+/// one is rejected unread as `file_too_large` (one record, offset 0).
+pub const MAX_WHOLE_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+impl Shard {
+    /// The reject of a file too large to read whole, if this shard is one.
+    pub fn too_large(&self) -> Option<RejectLine> {
+        (self.split == Split::Whole && self.end - self.start > MAX_WHOLE_FILE_BYTES).then(|| {
+            RejectLine {
+                file: self.file.clone(),
+                offset: self.start,
+                reason: RejectReason::FileTooLarge,
+                field: String::new(),
+            }
+        })
+    }
 }
 
 /// Everything a worker needs to run any job of a run; holds no address.
@@ -304,6 +323,28 @@ impl JobEnvelope {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_whole_file_over_the_cap_is_too_large() {
+        let shard = |split, end| Shard {
+            file: "a/x.ics".to_owned(),
+            location: "/t/a/x.ics".to_owned(),
+            format: Format::Ics,
+            split,
+            start: 0,
+            end,
+        };
+        let big = MAX_WHOLE_FILE_BYTES + 1;
+        let reject = shard(Split::Whole, big).too_large().expect("too large");
+        assert_eq!(
+            (reject.file.as_str(), reject.offset, reject.reason),
+            ("a/x.ics", 0, RejectReason::FileTooLarge)
+        );
+        assert!(shard(Split::Whole, MAX_WHOLE_FILE_BYTES)
+            .too_large()
+            .is_none());
+        assert!(shard(Split::Lines, big).too_large().is_none());
+    }
 
     #[test]
     fn envelope_round_trips_and_checks_its_version() {

@@ -40,6 +40,10 @@ pub enum RejectReason {
     /// An iCalendar recurrence (`RRULE`, `RDATE`, `EXDATE`) that cannot be
     /// expanded.
     InvalidRecurrence,
+    /// A file read whole (`.eml`, `.ics`, a Graph list response) larger
+    /// than [`crate::plan::MAX_WHOLE_FILE_BYTES`]: rejected unread, as one
+    /// record, so a worker's memory stays bounded.
+    FileTooLarge,
 }
 
 impl RejectReason {
@@ -61,6 +65,7 @@ impl RejectReason {
             RejectReason::InvalidAttendees => "invalid_attendees",
             RejectReason::InvalidField => "invalid_field",
             RejectReason::InvalidRecurrence => "invalid_recurrence",
+            RejectReason::FileTooLarge => "file_too_large",
         }
     }
 }

@@ -86,6 +86,55 @@ both_backends!(
     }
 );
 
+/// The first `.eml` file below `dir`, depth first.
+fn first_eml(dir: &Path) -> Option<PathBuf> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    entries.iter().find_map(|p| {
+        if p.is_dir() {
+            first_eml(p)
+        } else {
+            p.extension().is_some_and(|e| e == "eml").then(|| p.clone())
+        }
+    })
+}
+
+both_backends!(
+    a_file_too_large_to_read_whole_is_rejected_and_the_rest_is_counted,
+    |kind| async move {
+        let dir = tempfile::tempdir().expect("dir");
+        let config = converted("stockholm", TargetFormat::Mail, dir.path());
+        // Beside the example's .eml files: one a byte over the cap (sparse,
+        // never read).
+        let eml = first_eml(dir.path()).expect("the mail export holds .eml files");
+        let huge = eml.with_file_name("zz-huge.eml");
+        std::fs::File::create(&huge)
+            .and_then(|f| f.set_len(rapport_common::plan::MAX_WHOLE_FILE_BYTES + 1))
+            .expect("sparse file");
+        let (out, report) = run_tenant(kind, &config, RunOptions::default()).await;
+        let expected = shared().join("examples/stockholm/expected");
+        assert_same_file(
+            &expected.join("account_engagement.csv"),
+            &out.path().join("account_engagement.csv"),
+        );
+        let rejects = std::fs::read_to_string(out.path().join("rejects.jsonl")).expect("rejects");
+        let too_large: Vec<&str> = rejects
+            .lines()
+            .filter(|l| l.contains("file_too_large"))
+            .collect();
+        assert_eq!(too_large.len(), 1, "{rejects}");
+        assert!(
+            too_large[0].contains("zz-huge.eml\",\"offset\":0"),
+            "{}",
+            too_large[0]
+        );
+        assert_eq!(report.rejected_by_reason.get("file_too_large"), Some(&1));
+    }
+);
+
 both_backends!(
     the_real_mailing_list_gives_its_expected_output,
     |kind| async move {

@@ -174,6 +174,12 @@ async fn ingest(
                 group: part,
                 index: index as u32,
             };
+            if let Some(reject) = shard.too_large() {
+                counters.records += 1;
+                *counters.rejected.entry(reject.reason).or_default() += 1;
+                rejects.push(reject);
+                continue;
+            }
             for_each_piece(&roots, shard, id, PIECE_BYTES, |bytes| {
                 let out = ingest_shard(bytes, shard.format, &format_ctx);
                 for (all, blob) in partitions.iter_mut().zip(out.partitions) {
@@ -338,8 +344,10 @@ async fn stage_partials(
 }
 
 /// Encoded partials a reduce job decodes and merges at a time: its memory
-/// is one batch and the merged partial, however many jobs fed it.
-const REDUCE_BATCH_BYTES: u64 = 32 * 1024 * 1024;
+/// is one batch and the merged partial, however many jobs fed it. Small,
+/// because a batch's lists are concatenated before they are deduplicated:
+/// a busy account's people appear once per partial of the batch.
+const REDUCE_BATCH_BYTES: u64 = 8 * 1024 * 1024;
 
 async fn reduce_job(
     backends: &Backends,
@@ -374,9 +382,10 @@ async fn reduce_job(
                     .iter()
                     .map(|(producer, r, b)| decode(*producer, &r.path, b))
                     .collect::<Result<_, _>>()?;
-                Ok(PartialAggregate::merge_all(
-                    std::iter::once(&merged).chain(&partials),
-                ))
+                drop(blobs);
+                let mut merged = merged;
+                merged.absorb_all(&partials);
+                Ok(merged)
             })
             .await??;
         }
