@@ -49,6 +49,12 @@ impl RunCounters {
         self.replies += other.replies;
     }
 
+    /// Counts one record read and rejected for `reason`.
+    pub fn count_reject(&mut self, reason: RejectReason) {
+        self.records += 1;
+        *self.rejected.entry(reason).or_default() += 1;
+    }
+
     /// All rejected records.
     pub fn num_rejected(&self) -> u64 {
         self.rejected.values().sum()

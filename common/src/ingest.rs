@@ -206,13 +206,7 @@ impl<'a> IngestSink<'a> {
 
     /// Rejects one record read at `offset`.
     pub fn reject(&mut self, offset: u64, rejection: Rejection) {
-        self.out.counters.records += 1;
-        *self
-            .out
-            .counters
-            .rejected
-            .entry(rejection.reason)
-            .or_default() += 1;
+        self.out.counters.count_reject(rejection.reason);
         self.out.rejects.push(RejectLine {
             file: self.file.to_owned(),
             offset,

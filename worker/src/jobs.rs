@@ -175,8 +175,7 @@ async fn ingest(
                 index: index as u32,
             };
             if let Some(reject) = shard.too_large() {
-                counters.records += 1;
-                *counters.rejected.entry(reject.reason).or_default() += 1;
+                counters.count_reject(reject.reason);
                 rejects.push(reject);
                 continue;
             }
