@@ -8,8 +8,6 @@
 use rustc_hash::FxHashSet;
 
 use crate::counters::RunCounters;
-use crate::directory::Directory;
-use crate::jsonl;
 use crate::plan::{key_partition, Split};
 use crate::record::{
     encode_staged, CopyKey, ParsedCopy, ShardId, SourceRef, StagedCopy, StagedRecord, TieStrings,
@@ -52,13 +50,26 @@ pub struct ShardBytes<'a> {
 impl<'a> ShardBytes<'a> {
     /// All of a file's bytes as one shard, read at once (tools and tests).
     pub fn whole_file(file: &'a str, bytes: &'a [u8], split: Split) -> ShardBytes<'a> {
+        ShardBytes::part_of(file, bytes, 0, bytes.len() as u64, split)
+    }
+
+    /// The shard `[start, end)` of a file whose bytes are all at hand, as
+    /// a worker reads it (tools and tests).
+    pub fn part_of(
+        file: &'a str,
+        bytes: &'a [u8],
+        start: u64,
+        end: u64,
+        split: Split,
+    ) -> ShardBytes<'a> {
+        let from = start.saturating_sub(1);
         ShardBytes {
             file,
             shard: ShardId::default(),
-            offset: 0,
-            skip_first_line: false,
-            bytes,
-            end: bytes.len() as u64,
+            offset: from,
+            skip_first_line: start > 0,
+            bytes: &bytes[(from as usize).min(bytes.len())..],
+            end,
             split,
         }
     }
@@ -234,100 +245,12 @@ impl<'a> IngestSink<'a> {
     }
 }
 
-/// Parses the `jsonl` lines of a shard into `sink`.
-pub fn ingest_jsonl(shard: &ShardBytes, directory: &Directory, sink: &mut IngestSink) {
-    for record in records(shard) {
-        sink.begin_record(record.offset);
-        sink.take(record.offset, jsonl::parse_line(record.bytes, directory));
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    const TEXT: &str = "{\"type\":\"email\",\"message_id\":\"<a>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}\n\
-\n\
-this is not json\n\
-{\"type\":\"email\",\"message_id\":\"<b>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}";
-
     fn shard(text: &str, start: u64, end: u64, split: Split) -> ShardBytes<'_> {
-        let from = start.saturating_sub(1) as usize;
-        ShardBytes {
-            file: "f",
-            shard: ShardId::default(),
-            offset: from as u64,
-            skip_first_line: start > 0,
-            bytes: &text.as_bytes()[from..],
-            end,
-            split,
-        }
-    }
-
-    fn run(start: u64, end: u64) -> IngestOutput {
-        let bytes = shard(TEXT, start, end, Split::Lines);
-        let mut sink = IngestSink::new(&bytes, 2);
-        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
-        sink.finish()
-    }
-
-    #[test]
-    fn blank_lines_are_skipped_and_bad_lines_rejected_with_their_offset() {
-        let out = run(0, TEXT.len() as u64);
-        assert_eq!(out.counters.records, 3);
-        assert_eq!(out.staged, 2);
-        assert_eq!(out.rejects.len(), 1);
-        assert_eq!(
-            out.rejects[0].offset,
-            TEXT.find("this").expect("present") as u64
-        );
-    }
-
-    #[test]
-    fn each_staged_copy_names_its_shard_and_record() {
-        let mut bytes = shard(TEXT, 0, TEXT.len() as u64, Split::Lines);
-        bytes.shard = ShardId { group: 4, index: 2 };
-        let mut sink = IngestSink::new(&bytes, 1);
-        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
-        let mut copies = Vec::new();
-        crate::record::decode_staged(&sink.finish().partitions[0], &mut copies).expect("decodes");
-        let sources: Vec<SourceRef> = copies.iter().map(|c| c.source).collect();
-        let second = TEXT.rfind("{\"type").expect("a second line") as u64;
-        let shard = ShardId { group: 4, index: 2 };
-        assert_eq!(
-            sources,
-            [
-                SourceRef { shard, record: 0 },
-                SourceRef {
-                    shard,
-                    record: second
-                }
-            ]
-        );
-    }
-
-    #[test]
-    fn a_capturing_sink_keeps_the_wanted_copies_with_their_text_and_stages_nothing() {
-        let bytes = shard(TEXT, 0, TEXT.len() as u64, Split::Lines);
-        let wanted: FxHashSet<CopyKey> = [(0u8, crate::record::email_key("<b>"))]
-            .into_iter()
-            .collect();
-        let mut sink = IngestSink::capturing(&bytes, &wanted);
-        ingest_jsonl(&bytes, &Directory::default(), &mut sink);
-        let found = sink.finish_capture();
-        assert_eq!(found.len(), 1);
-        assert_eq!(found[0].0.key(), (0, crate::record::email_key("<b>")));
-        assert_eq!(found[0].1.first, "a@b.c");
-    }
-
-    #[test]
-    fn every_line_lands_in_exactly_one_shard_wherever_the_cuts_fall() {
-        let len = TEXT.len() as u64;
-        for cut in 0..=len {
-            let (a, b) = (run(0, cut), run(cut, len));
-            assert_eq!(a.counters.records + b.counters.records, 3, "cut at {cut}");
-            assert_eq!(a.rejects.len() + b.rejects.len(), 1, "cut at {cut}");
-        }
+        ShardBytes::part_of("f", text.as_bytes(), start, end, split)
     }
 
     const MBOX: &str = "From a@b Mon Jan  1 00:00:00 2026\nSubject: x\n\nbody\n>From quoted\n\n\

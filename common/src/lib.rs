@@ -7,7 +7,8 @@
 //! - [`directory`] — which account an address belongs to.
 //! - [`tenant`], [`tables`] — the tenant configuration and its CSV tables.
 //! - [`time`], [`period`] — timestamps, local dates, periods, the window.
-//! - [`record`], [`reject`], [`jsonl`] — parsing input into staged records.
+//! - [`record`], [`reject`], [`builders`] — staged records, rejects, and the
+//!   rules every input format follows to make them.
 //! - [`merge`] — copies of one record merged into one.
 //! - [`rules`] — which accounts an email or meeting counts for.
 //! - [`partial`] — `PartialAggregate` and its merge.
@@ -19,11 +20,11 @@
 
 pub mod address;
 pub mod aggregate;
+pub mod builders;
 pub mod counters;
 pub mod directory;
 pub mod explain;
 pub mod ingest;
-pub mod jsonl;
 pub mod merge;
 pub mod partial;
 pub mod period;

@@ -9,13 +9,12 @@
 
 use std::borrow::Cow;
 
-use rapport_common::directory::{Directory, Party};
-use rapport_common::ingest::{IngestSink, RawRecord};
-use rapport_common::jsonl::Response;
-use rapport_common::record::{
-    email_key, meeting_key, tidy_attendees, tidy_parties, Attendee as StagedAttendee, ParsedCopy,
-    StagedEmail, StagedMeeting,
+use rapport_common::builders::{
+    attendee_type_is_resource, email_key_of, id_of, meeting_key_of, EmailBuilder, MeetingBuilder,
 };
+use rapport_common::directory::Directory;
+use rapport_common::ingest::{IngestSink, RawRecord};
+use rapport_common::record::ParsedCopy;
 use rapport_common::reject::{RejectReason as R, Rejection};
 use rapport_common::time::parse_rfc3339;
 use serde::Deserialize;
@@ -214,10 +213,6 @@ fn take_resource(
     }
 }
 
-fn non_empty<'s>(value: &'s Option<Cow<str>>) -> Option<&'s str> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty())
-}
-
 /// The address of a recipient, moved out of it.
 fn address_of(r: Option<Recipient>) -> Option<Cow<str>> {
     r?.email_address?.address
@@ -240,34 +235,22 @@ fn to_record<'a>(
 }
 
 fn message<'a>(r: Resource<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
-    let key = non_empty(&r.internet_message_id)
-        .or_else(|| non_empty(&r.id))
-        .map(email_key)
-        .ok_or_else(|| Rejection::new(R::MissingMessageId, "internetMessageId"))?;
+    let id = id_of(r.internet_message_id.as_deref()).or_else(|| id_of(r.id.as_deref()));
+    let key = email_key_of(id, "internetMessageId")?;
     let sent_at = r
         .sent_date_time
         .as_deref()
         .and_then(parse_rfc3339)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sentDateTime"))?;
-    let mut buf = String::with_capacity(64);
     let (from, field) = match address_of(r.from) {
         Some(a) => (Some(a), "from"),
         None => (address_of(r.sender), "sender"),
     };
-    let sender = from
-        .as_deref()
-        .and_then(|a| directory.resolve_raw(a, &mut buf))
-        .ok_or_else(|| Rejection::new(R::InvalidSender, field))?;
-    let mut recipients: Vec<Party> = [r.to, r.cc, r.bcc]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|rec| {
-            let address = rec.email_address?.address?;
-            directory.resolve_raw(&address, &mut buf)
-        })
-        .collect();
-    tidy_parties(&mut recipients);
+    let mut email = EmailBuilder::new(directory, key, sent_at, from.as_deref(), field)?;
+    let recipients = [r.to, r.cc, r.bcc].into_iter().flatten().flatten();
+    for address in recipients.filter_map(|rec| rec.email_address?.address) {
+        email.recipient(&address);
+    }
     let reply = r
         .headers
         .into_iter()
@@ -279,13 +262,7 @@ fn message<'a>(r: Resource<'a>, directory: &Directory) -> Result<ParsedCopy<'a>,
         })
         .and_then(|h| h.value)
         .filter(|v| !v.trim().is_empty());
-    let email = StagedEmail {
-        key,
-        sent_at,
-        sender,
-        recipients,
-        in_reply_to: reply.as_deref().map(email_key),
-    };
+    let email = email.build(reply.as_deref());
     Ok(ParsedCopy::email(email, from.unwrap_or_default(), reply))
 }
 
@@ -299,66 +276,48 @@ fn instant(value: &Option<DateTimeTimeZone>) -> Option<i64> {
     local_to_epoch(&zone, &parse_local_datetime(text)?)
 }
 
-/// Graph's `status.response`, in canonical terms.
-fn response(value: Option<&str>) -> Option<Response> {
+/// Graph's `status.response`: true when declined, `None` for a word Graph
+/// does not use.
+fn declined(value: Option<&str>) -> Option<bool> {
     match value {
         None | Some("accepted" | "tentativelyAccepted" | "none" | "notResponded" | "organizer") => {
-            Some(Response::Attending)
+            Some(false)
         }
-        Some("declined") => Some(Response::Declined),
+        Some("declined") => Some(true),
         Some(_) => None,
     }
 }
 
 fn event<'a>(r: Resource<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
-    let key = non_empty(&r.ical_uid)
-        .or_else(|| non_empty(&r.id))
-        .map(meeting_key)
-        .ok_or_else(|| Rejection::new(R::MissingUid, "iCalUId"))?;
+    let uid = id_of(r.ical_uid.as_deref()).or_else(|| id_of(r.id.as_deref()));
+    let key = meeting_key_of(uid, "iCalUId")?;
     let start = instant(&r.start).ok_or_else(|| Rejection::new(R::InvalidStart, "start"))?;
     let end = instant(&r.end).ok_or_else(|| Rejection::new(R::InvalidEnd, "end"))?;
-    if end <= start {
-        return Err(Rejection::new(R::EndNotAfterStart, "end"));
-    }
-    let mut buf = String::with_capacity(64);
-    let organizer_address = address_of(r.organizer);
-    let organizer = organizer_address
-        .as_deref()
-        .and_then(|a| directory.resolve_raw(a, &mut buf))
-        .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
-    let mut attendees = Vec::new();
+    let organizer = address_of(r.organizer);
+    let mut meeting = MeetingBuilder::new(
+        directory,
+        (start, end),
+        "end",
+        organizer.as_deref(),
+        "organizer",
+    )?;
     for (i, a) in r.attendees.iter().flatten().enumerate() {
         let status = a.status.as_ref().and_then(|s| s.response.as_deref());
-        let attending = response(status).ok_or_else(|| {
+        let declined = declined(status).ok_or_else(|| {
             Rejection::new(
                 R::InvalidAttendees,
                 format!("attendees[{i}].status.response"),
             )
         })?;
-        let resource = rapport_common::jsonl::parse_is_resource(a.kind.as_deref())
+        let resource = attendee_type_is_resource(a.kind.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
-        let address = a.email_address.as_ref().and_then(|e| e.address.as_deref());
-        if let Some(party) = address.and_then(|e| directory.resolve_raw(e, &mut buf)) {
-            attendees.push(StagedAttendee {
-                party,
-                excluded: attending == Response::Declined || resource,
-            });
+        if let Some(address) = a.email_address.as_ref().and_then(|e| e.address.as_deref()) {
+            meeting.attendee(address, declined, resource);
         }
     }
-    tidy_attendees(&mut attendees);
-    let meeting = StagedMeeting {
-        key,
-        start,
-        end,
-        organizer,
-        attendees,
-        cancelled: r.is_cancelled.unwrap_or(false),
-        all_day: r.is_all_day.unwrap_or(false),
-    };
-    Ok(ParsedCopy::meeting(
-        meeting,
-        organizer_address.unwrap_or_default(),
-    ))
+    let cancelled = r.is_cancelled.unwrap_or(false);
+    let meeting = meeting.build(key, cancelled, r.is_all_day.unwrap_or(false));
+    Ok(ParsedCopy::meeting(meeting, organizer.unwrap_or_default()))
 }
 
 /// Names what is wrong with a resource the typed parse refused.

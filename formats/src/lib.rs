@@ -1,9 +1,11 @@
-//! Rapport's input formats (INPUTS.md) beyond the canonical `jsonl`:
-//! Microsoft Graph resources, mbox and `.eml` mail, and iCalendar. Each
-//! parser turns the records of a shard into staged records or rejects, and
-//! never keeps a subject, body, description or location.
+//! Rapport's input formats (INPUTS.md): the canonical `jsonl`, Microsoft
+//! Graph resources, mbox and `.eml` mail, and iCalendar. Each parser reads
+//! its fields and makes staged records by the rules they all share
+//! ([`rapport_common::builders`]), or rejects; none keeps a subject, body,
+//! description or location.
 //!
 //! # Layout
+//! - [`jsonl`] — the canonical format, one JSON object a line.
 //! - [`graph`] — Graph `message` and `event` resources, one a line or as
 //!   list responses.
 //! - [`mail`] — one RFC 5322 message's headers; [`mbox`] for the files;
@@ -20,6 +22,7 @@ pub mod address_list;
 pub mod fuzzing;
 pub mod graph;
 pub mod ics;
+pub mod jsonl;
 pub mod mail;
 pub mod mbox;
 #[cfg(test)]
@@ -28,9 +31,7 @@ pub mod zones;
 
 use chrono_tz::Tz;
 use rapport_common::directory::Directory;
-use rapport_common::ingest::{
-    ingest_jsonl, records, IngestOutput, IngestSink, RawRecord, ShardBytes,
-};
+use rapport_common::ingest::{records, IngestOutput, IngestSink, RawRecord, ShardBytes};
 use rapport_common::plan::{RunContext, Split};
 use rapport_common::record::{CopyKey, StagedRecord, TieStrings};
 use rapport_common::tenant::Format;
@@ -116,7 +117,7 @@ pub fn capture_shard(
 
 fn read_shard(shard: &ShardBytes, format: Format, ctx: &FormatContext, sink: &mut IngestSink) {
     if format == Format::Jsonl {
-        return ingest_jsonl(shard, ctx.directory, sink);
+        return jsonl::ingest(shard, ctx.directory, sink);
     }
     for raw in records(shard) {
         sink.begin_record(raw.offset);

@@ -13,8 +13,9 @@ use std::borrow::Cow;
 use chrono::NaiveDate;
 use mail_parser::parsers::MessageStream;
 use mail_parser::HeaderValue;
-use rapport_common::directory::{Directory, Party};
-use rapport_common::record::{email_key, tidy_parties, ParsedCopy, StagedEmail};
+use rapport_common::builders::{email_key_of, EmailBuilder};
+use rapport_common::directory::Directory;
+use rapport_common::record::ParsedCopy;
 use rapport_common::reject::{RejectReason as R, Rejection};
 
 use crate::address_list::{first_address, for_each_address};
@@ -125,38 +126,19 @@ pub fn parse_headers<'a>(
     if wanted.headers == 0 {
         return Err(Rejection::new(R::InvalidSyntax, "headers"));
     }
-    let key = wanted
-        .message_id
-        .and_then(message_id)
-        .map(|id| email_key(&id))
-        .ok_or_else(|| Rejection::new(R::MissingMessageId, "Message-ID"))?;
+    let id = wanted.message_id.and_then(message_id);
+    let key = email_key_of(id.as_deref(), "Message-ID")?;
     let sent_at = wanted
         .date
         .and_then(date)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "Date"))?;
-    let mut buf = String::with_capacity(64);
     let from = wanted.from.and_then(first_address);
-    let sender = from
-        .as_deref()
-        .and_then(|a| directory.resolve_raw(a, &mut buf))
-        .ok_or_else(|| Rejection::new(R::InvalidSender, "From"))?;
-    let mut recipients: Vec<Party> = Vec::new();
+    let mut email = EmailBuilder::new(directory, key, sent_at, from.as_deref(), "From")?;
     for value in &wanted.recipients {
-        for_each_address(value, |a| {
-            if let Some(p) = directory.resolve_raw(&a, &mut buf) {
-                recipients.push(p);
-            }
-        });
+        for_each_address(value, |a| email.recipient(&a));
     }
-    tidy_parties(&mut recipients);
     let reply = wanted.in_reply_to.and_then(message_id);
-    let email = StagedEmail {
-        key,
-        sent_at,
-        sender,
-        recipients,
-        in_reply_to: reply.as_deref().map(email_key),
-    };
+    let email = email.build(reply.as_deref());
     Ok(ParsedCopy::email(email, from.unwrap_or_default(), reply))
 }
 

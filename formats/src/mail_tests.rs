@@ -2,7 +2,7 @@
 
 use rapport_common::address::person_id;
 use rapport_common::directory::Party;
-use rapport_common::record::email_key;
+use rapport_common::record::{email_key, StagedEmail};
 use rapport_common::reject::RejectReason as R;
 
 use super::*;

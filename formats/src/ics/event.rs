@@ -5,8 +5,9 @@ use std::collections::HashMap;
 
 use calcard::common::timezone::Tz as CalTz;
 use chrono::NaiveDateTime;
+use rapport_common::builders::MeetingBuilder;
 use rapport_common::directory::{Directory, Party};
-use rapport_common::record::{tidy_attendees, Attendee, ParsedCopy, RecordKey, StagedMeeting};
+use rapport_common::record::{Attendee, ParsedCopy, RecordKey, StagedMeeting};
 use rapport_common::reject::{RejectReason as R, Rejection};
 
 use super::content::{Property, RawEvent, RawTimezone};
@@ -148,15 +149,14 @@ impl Event {
             (None, None) if start_time.is_date => start + 86_400,
             (None, None) => start,
         };
-        if end <= start {
-            return Err(Rejection::new(R::EndNotAfterStart, "DTEND"));
-        }
-        let mut buf = String::with_capacity(64);
         let organizer_address = first("ORGANIZER").map_or("", |p| mailto(&p.value));
-        let organizer = directory
-            .resolve_raw(organizer_address, &mut buf)
-            .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "ORGANIZER"))?;
-        let mut attendees = Vec::new();
+        let mut people = MeetingBuilder::new(
+            directory,
+            (start, end),
+            "DTEND",
+            Some(organizer_address),
+            "ORGANIZER",
+        )?;
         for p in all("ATTENDEE") {
             let declined = p
                 .param("PARTSTAT")
@@ -164,14 +164,9 @@ impl Event {
             let resource = p.param("CUTYPE").is_some_and(|c| {
                 c.eq_ignore_ascii_case("ROOM") || c.eq_ignore_ascii_case("RESOURCE")
             });
-            if let Some(party) = directory.resolve_raw(mailto(&p.value), &mut buf) {
-                attendees.push(Attendee {
-                    party,
-                    excluded: declined || resource,
-                });
-            }
+            people.attendee(mailto(&p.value), declined, resource);
         }
-        tidy_attendees(&mut attendees);
+        let (organizer, attendees) = people.people();
         let cancelled =
             first("STATUS").is_some_and(|p| p.value.trim().eq_ignore_ascii_case("CANCELLED"));
         let recurrence_id = match first("RECURRENCE-ID") {

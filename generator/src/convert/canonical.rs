@@ -3,7 +3,7 @@
 //! the line.
 
 use rapport_common::directory::Directory;
-use rapport_common::jsonl::parse_line;
+use rapport_formats::jsonl::parse_line;
 use serde::Deserialize;
 
 /// A canonical email.

@@ -1,5 +1,6 @@
 //! The canonical `jsonl` activity format (INPUTS.md): one JSON object per
-//! line, parsed into a [`StagedRecord`] or a [`Rejection`].
+//! line, parsed into a staged record ([`rapport_common::builders`]) or a
+//! [`Rejection`].
 //!
 //! The hot path deserialises into borrowed fields and never looks at content
 //! fields (serde skips them). Only a line that fails it is parsed again as a
@@ -7,18 +8,17 @@
 
 use std::borrow::Cow;
 
+use rapport_common::builders::{
+    attendee_type_is_resource, email_key_of, meeting_key_of, EmailBuilder, MeetingBuilder,
+};
+use rapport_common::directory::Directory;
+use rapport_common::ingest::{records, IngestSink, ShardBytes};
+use rapport_common::record::ParsedCopy;
+use rapport_common::reject::{RejectReason as R, Rejection};
+use rapport_common::time::parse_rfc3339;
 use serde::Deserialize;
 use serde_json::Value;
 use smallvec::SmallVec;
-
-use crate::address::normalise_into;
-use crate::directory::{Directory, Party};
-use crate::record::{
-    email_key, meeting_key, tidy_attendees, tidy_parties, Attendee, ParsedCopy, StagedEmail,
-    StagedMeeting,
-};
-use crate::reject::{RejectReason as R, Rejection};
-use crate::time::parse_rfc3339;
 
 /// Address lists as read: inline up to four, as most lists are (parsing
 /// allocates nothing for them then).
@@ -66,31 +66,21 @@ struct RawAttendee<'a> {
     kind: Option<Cow<'a, str>>,
 }
 
-/// Attendance as the canonical format spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Response {
-    /// `accepted`, `tentative` or `none`.
-    Attending,
-    /// `declined`.
-    Declined,
-}
-
-/// Reads `status` (`accepted`, `tentative`, `declined`, `none`; default `none`).
-pub fn parse_status(status: Option<&str>) -> Option<Response> {
+/// Reads attendee `status` (`accepted`, `tentative`, `declined`, `none`;
+/// default `none`): true when declined, `None` for another word.
+fn declined(status: Option<&str>) -> Option<bool> {
     match status {
-        None | Some("accepted" | "tentative" | "none") => Some(Response::Attending),
-        Some("declined") => Some(Response::Declined),
+        None | Some("accepted" | "tentative" | "none") => Some(false),
+        Some("declined") => Some(true),
         Some(_) => None,
     }
 }
 
-/// Reads attendee `type` (`required`, `optional`, `resource`; default
-/// `required`): true for a resource.
-pub fn parse_is_resource(kind: Option<&str>) -> Option<bool> {
-    match kind {
-        None | Some("required" | "optional") => Some(false),
-        Some("resource") => Some(true),
-        Some(_) => None,
+/// Parses the lines of a shard into `sink`.
+pub fn ingest(shard: &ShardBytes, directory: &Directory, sink: &mut IngestSink) {
+    for record in records(shard) {
+        sink.begin_record(record.offset);
+        sink.take(record.offset, parse_line(record.bytes, directory));
     }
 }
 
@@ -107,14 +97,6 @@ pub fn parse_line<'a>(line: &'a [u8], directory: &Directory) -> Result<ParsedCop
     }
 }
 
-fn trimmed_non_empty<'s>(value: Option<&'s Cow<str>>) -> Option<&'s str> {
-    value.map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
-fn resolve(directory: &Directory, raw: &str, buf: &mut String) -> Option<Party> {
-    normalise_into(raw, buf).then(|| directory.resolve(buf))
-}
-
 fn from_raw<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     match raw.kind.as_deref() {
         Some("email") => email(raw, directory),
@@ -124,35 +106,17 @@ fn from_raw<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<
 }
 
 fn email<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
-    let key = trimmed_non_empty(raw.message_id.as_ref())
-        .map(email_key)
-        .ok_or_else(|| Rejection::new(R::MissingMessageId, "message_id"))?;
+    let key = email_key_of(raw.message_id.as_deref(), "message_id")?;
     let sent_at = raw
         .sent_at
         .as_deref()
         .and_then(parse_rfc3339)
         .ok_or_else(|| Rejection::new(R::InvalidSentAt, "sent_at"))?;
-    let mut buf = String::with_capacity(64);
-    let sender = raw
-        .from
-        .as_deref()
-        .and_then(|f| resolve(directory, f, &mut buf))
-        .ok_or_else(|| Rejection::new(R::InvalidSender, "from"))?;
-    let mut recipients: Vec<Party> = [&raw.to, &raw.cc, &raw.bcc]
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|r| resolve(directory, r, &mut buf))
-        .collect();
-    tidy_parties(&mut recipients);
-    let in_reply_to = trimmed_non_empty(raw.in_reply_to.as_ref()).map(email_key);
-    let email = StagedEmail {
-        key,
-        sent_at,
-        sender,
-        recipients,
-        in_reply_to,
-    };
+    let mut email = EmailBuilder::new(directory, key, sent_at, raw.from.as_deref(), "from")?;
+    for address in [&raw.to, &raw.cc, &raw.bcc].into_iter().flatten().flatten() {
+        email.recipient(address);
+    }
+    let email = email.build(raw.in_reply_to.as_deref());
     Ok(ParsedCopy::email(
         email,
         raw.from.unwrap_or_default(),
@@ -161,9 +125,7 @@ fn email<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>
 }
 
 fn meeting<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
-    let key = trimmed_non_empty(raw.uid.as_ref())
-        .map(meeting_key)
-        .ok_or_else(|| Rejection::new(R::MissingUid, "uid"))?;
+    let key = meeting_key_of(raw.uid.as_deref(), "uid")?;
     let start = raw
         .start
         .as_deref()
@@ -174,42 +136,19 @@ fn meeting<'a>(raw: RawRecord<'a>, directory: &Directory) -> Result<ParsedCopy<'
         .as_deref()
         .and_then(parse_rfc3339)
         .ok_or_else(|| Rejection::new(R::InvalidEnd, "end"))?;
-    if end <= start {
-        return Err(Rejection::new(R::EndNotAfterStart, "end"));
-    }
-    let mut buf = String::with_capacity(64);
-    let organizer = raw
-        .organizer
-        .as_deref()
-        .and_then(|o| resolve(directory, o, &mut buf))
-        .ok_or_else(|| Rejection::new(R::InvalidOrganizer, "organizer"))?;
-    let mut attendees = Vec::new();
+    let organizer = raw.organizer.as_deref();
+    let mut meeting = MeetingBuilder::new(directory, (start, end), "end", organizer, "organizer")?;
     for (i, a) in raw.attendees.iter().flatten().enumerate() {
-        let response = parse_status(a.status.as_deref())
+        let declined = declined(a.status.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].status")))?;
-        let resource = parse_is_resource(a.kind.as_deref())
+        let resource = attendee_type_is_resource(a.kind.as_deref())
             .ok_or_else(|| Rejection::new(R::InvalidAttendees, format!("attendees[{i}].type")))?;
-        if let Some(party) = a
-            .email
-            .as_deref()
-            .and_then(|e| resolve(directory, e, &mut buf))
-        {
-            attendees.push(Attendee {
-                party,
-                excluded: response == Response::Declined || resource,
-            });
+        if let Some(address) = a.email.as_deref() {
+            meeting.attendee(address, declined, resource);
         }
     }
-    tidy_attendees(&mut attendees);
-    let meeting = StagedMeeting {
-        key,
-        start,
-        end,
-        organizer,
-        attendees,
-        cancelled: raw.cancelled.unwrap_or(false),
-        all_day: raw.all_day.unwrap_or(false),
-    };
+    let cancelled = raw.cancelled.unwrap_or(false);
+    let meeting = meeting.build(key, cancelled, raw.all_day.unwrap_or(false));
     Ok(ParsedCopy::meeting(
         meeting,
         raw.organizer.unwrap_or_default(),
@@ -286,8 +225,9 @@ fn classify(line: &[u8]) -> Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::address::person_id;
-    use crate::record::StagedRecord;
+    use rapport_common::address::person_id;
+    use rapport_common::directory::Party;
+    use rapport_common::record::{email_key, StagedRecord};
 
     fn dir() -> Directory {
         Directory {
@@ -454,5 +394,89 @@ mod tests {
     fn rejection_names_the_field() {
         let r = parse_line(br#"{"type":"email","message_id":"<b>","sent_at":"2026-01-01T00:00:00Z","from":"a@b.com","cc":"x@y.z"}"#, &dir());
         assert_eq!(r.expect_err("rejected").field, "cc");
+    }
+
+    /// Two emails, a blank line and a bad line.
+    const TEXT: &str = "{\"type\":\"email\",\"message_id\":\"<a>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}\n\
+\n\
+this is not json\n\
+{\"type\":\"email\",\"message_id\":\"<b>\",\"sent_at\":\"2026-01-01T00:00:00Z\",\"from\":\"a@b.c\"}";
+
+    fn shard(start: u64, end: u64) -> ShardBytes<'static> {
+        ShardBytes::part_of(
+            "f",
+            TEXT.as_bytes(),
+            start,
+            end,
+            rapport_common::plan::Split::Lines,
+        )
+    }
+
+    fn run(start: u64, end: u64) -> rapport_common::ingest::IngestOutput {
+        let bytes = shard(start, end);
+        let mut sink = IngestSink::new(&bytes, 2);
+        ingest(&bytes, &Directory::default(), &mut sink);
+        sink.finish()
+    }
+
+    #[test]
+    fn blank_lines_are_skipped_and_bad_lines_rejected_with_their_offset() {
+        let out = run(0, TEXT.len() as u64);
+        assert_eq!(out.counters.records, 3);
+        assert_eq!(out.staged, 2);
+        assert_eq!(out.rejects.len(), 1);
+        assert_eq!(
+            out.rejects[0].offset,
+            TEXT.find("this").expect("present") as u64
+        );
+    }
+
+    #[test]
+    fn each_staged_copy_names_its_shard_and_record() {
+        use rapport_common::record::{decode_staged, ShardId, SourceRef};
+        let mut bytes = shard(0, TEXT.len() as u64);
+        bytes.shard = ShardId { group: 4, index: 2 };
+        let mut sink = IngestSink::new(&bytes, 1);
+        ingest(&bytes, &Directory::default(), &mut sink);
+        let mut copies = Vec::new();
+        decode_staged(&sink.finish().partitions[0], &mut copies).expect("decodes");
+        let sources: Vec<SourceRef> = copies.iter().map(|c| c.source).collect();
+        let second = TEXT.rfind("{\"type").expect("a second line") as u64;
+        let shard = ShardId { group: 4, index: 2 };
+        let first = SourceRef { shard, record: 0 };
+        assert_eq!(
+            sources,
+            [
+                first,
+                SourceRef {
+                    shard,
+                    record: second
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_capturing_sink_keeps_the_wanted_copies_with_their_text_and_stages_nothing() {
+        use rapport_common::record::{email_key, CopyKey};
+        let bytes = shard(0, TEXT.len() as u64);
+        let wanted: rustc_hash::FxHashSet<CopyKey> =
+            [(0u8, email_key("<b>"))].into_iter().collect();
+        let mut sink = IngestSink::capturing(&bytes, &wanted);
+        ingest(&bytes, &Directory::default(), &mut sink);
+        let found = sink.finish_capture();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].0.key(), (0, email_key("<b>")));
+        assert_eq!(found[0].1.first, "a@b.c");
+    }
+
+    #[test]
+    fn every_line_lands_in_exactly_one_shard_wherever_the_cuts_fall() {
+        let len = TEXT.len() as u64;
+        for cut in 0..=len {
+            let (a, b) = (run(0, cut), run(cut, len));
+            assert_eq!(a.counters.records + b.counters.records, 3, "cut at {cut}");
+            assert_eq!(a.rejects.len() + b.rejects.len(), 1, "cut at {cut}");
+        }
     }
 }
