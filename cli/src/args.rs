@@ -200,6 +200,13 @@ pub struct CoordinatorArgs {
     /// How long loading a tenant may take, in seconds [default: 10].
     #[arg(long, env = "RAPPORT_READ_TIMEOUT_SECONDS")]
     pub read_timeout_seconds: Option<u64>,
+    /// Runs executed at once, at most [default: 4].
+    #[arg(long, env = "RAPPORT_CONCURRENT_RUNS")]
+    pub concurrent_runs: Option<usize>,
+    /// Jobs of one run in the queue or in workers' hands, at most
+    /// [default: 8].
+    #[arg(long, env = "RAPPORT_JOBS_IN_FLIGHT")]
+    pub jobs_in_flight: Option<usize>,
 }
 
 /// `rapport worker`.
@@ -392,6 +399,8 @@ impl Cli {
                 g.put("max_config_bytes", a.max_config_bytes);
                 g.put("max_glob_matches", a.max_glob_matches.map(|n| n as u64));
                 g.put("read_timeout_seconds", a.read_timeout_seconds);
+                g.put("concurrent_runs", a.concurrent_runs.map(|n| n as u64));
+                g.put("jobs_in_flight", a.jobs_in_flight.map(|n| n as u64));
             }
             Command::Worker(a) => {
                 a.servers.add_to(&mut g);

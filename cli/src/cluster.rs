@@ -188,6 +188,7 @@ pub async fn coordinator_command(
         limits: Limits {
             stall: std::time::Duration::from_secs(settings.stall_seconds.max(1)),
             write_pause: std::time::Duration::from_millis(args.write_delay_ms),
+            jobs_in_flight: settings.jobs_in_flight,
             ..Limits::default()
         },
         file_caps: FileCaps {
@@ -196,6 +197,7 @@ pub async fn coordinator_command(
         },
         read_timeout: std::time::Duration::from_secs(settings.read_timeout_seconds.max(1)),
         history: history_settings(settings),
+        concurrent_runs: settings.concurrent_runs,
     };
     let coordinator =
         Coordinator::with_lease(backends.requests, backends.exec, backends.lease, options);

@@ -62,6 +62,10 @@ pub struct Settings {
     pub max_glob_matches: usize,
     /// How long loading a tenant may take, in seconds.
     pub read_timeout_seconds: u64,
+    /// Runs the coordinator executes at once, at most.
+    pub concurrent_runs: usize,
+    /// Jobs of one run in the queue or in workers' hands, at most.
+    pub jobs_in_flight: usize,
     /// Jobs a worker runs at once.
     pub concurrency: usize,
     /// A worker's `/metrics` address (none: no listener).
@@ -98,6 +102,8 @@ impl Default for Settings {
             max_config_bytes: 256 * 1024 * 1024,
             max_glob_matches: 100_000,
             read_timeout_seconds: 10,
+            concurrent_runs: rapport_coordinator::service::CONCURRENT_RUNS,
+            jobs_in_flight: rapport_coordinator::driver::JOBS_IN_FLIGHT,
             concurrency: 1,
             metrics_listen: None,
             coordinator: "http://127.0.0.1:7070".to_owned(),
@@ -163,6 +169,11 @@ impl Settings {
                 "log_format {:?}: expected text or json",
                 self.log_format
             )));
+        }
+        if self.concurrent_runs == 0 || self.jobs_in_flight == 0 {
+            return Err(SettingsError(
+                "concurrent_runs and jobs_in_flight: must be at least 1".to_owned(),
+            ));
         }
         if self.namespace.is_empty() {
             return Err(SettingsError("namespace: must not be empty".to_owned()));

@@ -13,8 +13,13 @@
 //! - **Stalls.** With no job completing for [`Limits::stall`] the run fails;
 //!   on the way, a watchdog publishes again the jobs not done when the queue
 //!   holds none (their messages were lost; duplicates are dropped by workers).
+//!
+//! A run keeps at most [`Limits::jobs_in_flight`] of its jobs in the queue
+//! or in workers' hands, publishing the next as others are done: runs that
+//! execute at once share one queue, and so the workers, in turns, and a
+//! small run's jobs wait behind at most that many of each other run's.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use rapport_backend::{Backends, JobFailure, PhaseProgress};
@@ -31,7 +36,7 @@ pub const MAX_RECOMPUTES: u32 = 3;
 /// Longest wait between two progress checks.
 const PROGRESS_POLL: Duration = Duration::from_millis(25);
 
-/// How long a run may wait, and on what.
+/// How long a run may wait, and on what; how much of the queue it may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// No job completed for this long: the run fails.
@@ -41,7 +46,14 @@ pub struct Limits {
     /// A pause before the outputs are committed (zero; fault drills set it
     /// to aim at the write phase, which otherwise lasts a fraction of a second).
     pub write_pause: Duration,
+    /// Jobs of the run in the queue or in workers' hands at most: at least
+    /// twice the workers' slots keeps them all busy; fewer shares them more
+    /// evenly between runs executing at once.
+    pub jobs_in_flight: usize,
 }
+
+/// Default of [`Limits::jobs_in_flight`].
+pub const JOBS_IN_FLIGHT: usize = 8;
 
 impl Default for Limits {
     fn default() -> Limits {
@@ -49,6 +61,7 @@ impl Default for Limits {
             stall: Duration::from_secs(15 * 60),
             outage: Duration::from_secs(120),
             write_pause: Duration::ZERO,
+            jobs_in_flight: JOBS_IN_FLIGHT,
         }
     }
 }
@@ -110,7 +123,8 @@ impl<'a> Driver<'a> {
     }
 
     /// Publishes the phase's jobs not done (nor failed, which the wait
-    /// handles) and waits until all are done; returns the phase's job count.
+    /// handles), a window at a time, and waits until all are done; returns
+    /// the phase's job count.
     pub async fn run_phase(&mut self, phase: Phase) -> Result<u64, ExecuteError> {
         let jobs = jobs_of(phase, self.ctx);
         let total = jobs.len() as u64;
@@ -118,16 +132,34 @@ impl<'a> Driver<'a> {
         let done = self.done_set(phase).await?;
         let progress = self.backends.store.progress(self.run(), phase).await?;
         let failed: BTreeSet<&str> = progress.failed.iter().map(|(j, _)| j.as_str()).collect();
-        let todo: Vec<Job> = jobs
+        let mut todo: VecDeque<Job> = jobs
             .iter()
             .filter(|j| !done.contains(&j.id()) && !failed.contains(j.id().as_str()))
             .copied()
             .collect();
-        if !todo.is_empty() {
-            self.publish(todo).await?;
+        let first = todo.len().min(self.limits.jobs_in_flight.max(1));
+        if first > 0 {
+            self.publish(todo.drain(..first).collect()).await?;
         }
-        self.wait(phase, &jobs).await?;
+        self.wait(phase, &jobs, &mut todo).await?;
         Ok(total)
+    }
+
+    /// Publishes more of `unpublished` while fewer than the window are in
+    /// flight: `done` of the phase's `total` jobs are done.
+    async fn publish_more(
+        &mut self,
+        total: u64,
+        done: u64,
+        unpublished: &mut VecDeque<Job>,
+    ) -> Result<(), ExecuteError> {
+        let in_flight = (total - unpublished.len() as u64).saturating_sub(done);
+        let room = (self.limits.jobs_in_flight.max(1) as u64).saturating_sub(in_flight);
+        let more = unpublished.len().min(room as usize);
+        if more > 0 {
+            self.publish(unpublished.drain(..more).collect()).await?;
+        }
+        Ok(())
     }
 
     /// Ids of the phase's done jobs.
@@ -155,8 +187,14 @@ impl<'a> Driver<'a> {
         Ok(())
     }
 
-    /// Waits until every job of `wanted` (all of one phase) is done.
-    async fn wait(&mut self, phase: Phase, wanted: &[Job]) -> Result<(), ExecuteError> {
+    /// Waits until every job of `wanted` (of one phase) is done, publishing
+    /// `unpublished` (of the whole phase) as the window allows.
+    async fn wait(
+        &mut self,
+        phase: Phase,
+        wanted: &[Job],
+        unpublished: &mut VecDeque<Job>,
+    ) -> Result<(), ExecuteError> {
         let whole_phase = wanted.len() == jobs_of(phase, self.ctx).len();
         let ids: BTreeSet<String> = wanted.iter().map(Job::id).collect();
         let mut failing_since: Option<Instant> = None;
@@ -179,6 +217,8 @@ impl<'a> Driver<'a> {
                     }
                     if whole_phase {
                         self.progress.jobs_done(p.done);
+                        self.publish_more(wanted.len() as u64, p.done, unpublished)
+                            .await?;
                     }
                     let done = if whole_phase {
                         p.done
@@ -198,7 +238,7 @@ impl<'a> Driver<'a> {
                         });
                     } else if watchdog_at.elapsed() > self.limits.watchdog() {
                         watchdog_at = Instant::now();
-                        self.republish_if_lost(phase, &ids).await?;
+                        self.republish_if_lost(phase, &ids, unpublished).await?;
                     }
                 }
                 Err(ExecuteError::Backend(e)) => {
@@ -332,27 +372,30 @@ impl<'a> Driver<'a> {
         self.recovery.recomputed.push(job.id());
         self.backends.store.undo_job(self.run(), job).await?;
         self.publish(vec![job]).await?;
-        self.wait(job.phase, &[job]).await?;
+        self.wait(job.phase, &[job], &mut VecDeque::new()).await?;
         self.clock += 1;
         self.recomputed_at.insert(job, self.clock);
         info!(run_id = self.run(), job = %job.id(), "lost output recomputed");
         Ok(())
     }
 
-    /// The watchdog: with nothing waiting in the queue and jobs not done,
-    /// their messages may be gone; publish them again.
+    /// The watchdog: with nothing waiting in the queue and published jobs
+    /// not done, their messages may be gone; publish them again.
     async fn republish_if_lost(
         &mut self,
         phase: Phase,
         ids: &BTreeSet<String>,
+        unpublished: &VecDeque<Job>,
     ) -> Result<(), ExecuteError> {
         if self.backends.queue.waiting().await? > 0 {
             return Ok(());
         }
         let done = self.done_set(phase).await?;
+        let unpublished: HashSet<&Job> = unpublished.iter().collect();
         let missing: Vec<Job> = jobs_of(phase, self.ctx)
             .into_iter()
             .filter(|j| ids.contains(&j.id()) && !done.contains(&j.id()))
+            .filter(|j| !unpublished.contains(j))
             .collect();
         if !missing.is_empty() {
             warn!(

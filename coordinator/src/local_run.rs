@@ -6,7 +6,8 @@ use rapport_backend::Backends;
 use rapport_worker::{run_worker, WorkerOptions};
 use tokio_util::sync::CancellationToken;
 
-use crate::executor::{cleanup, execute_run, ExecuteError, ProgressSink, RunOutcome, RunSpec};
+use crate::driver::{Limits, JOBS_IN_FLIGHT};
+use crate::executor::{cleanup, execute_run_with, ExecuteError, ProgressSink, RunOutcome, RunSpec};
 
 /// Runs `spec` with `workers` worker tasks on `backends`; `cancel` stops it.
 pub async fn run_with_local_workers(
@@ -25,7 +26,12 @@ pub async fn run_with_local_workers(
         },
         shutdown.clone(),
     ));
-    let outcome = execute_run(backends, spec, progress, cancel).await;
+    // One run has the workers to itself: enough jobs out to keep them busy.
+    let limits = Limits {
+        jobs_in_flight: (2 * workers).max(JOBS_IN_FLIGHT),
+        ..Limits::default()
+    };
+    let outcome = execute_run_with(backends, spec, progress, cancel, limits).await;
     cleanup(backends, &spec.ctx.run_id).await;
     shutdown.cancel();
     if let Err(e) = worker.await {

@@ -1,11 +1,17 @@
 //! The coordinator as a long-running service: accepts runs, keeps their
-//! records in the registry, and executes them one at a time in submission
-//! order. A run found `running` at start-up was interrupted by a restart and
-//! resumes where its phases stand. Cancel stops a run within a poll
-//! interval: its waiting jobs are purged, workers drop any in flight.
+//! records in the registry, and executes up to
+//! [`CoordinatorOptions::concurrent_runs`] of them at once, oldest first
+//! (interrupted runs before queued ones). Runs of one tenant, or into one
+//! output folder, execute one after the other in submission order. Runs
+//! executing at once share the workers in turns (each keeps at most
+//! [`Limits::jobs_in_flight`] jobs out), so a small run is not stuck behind
+//! a large one. A run found `running` at start-up was interrupted by a
+//! restart and resumes where its phases stand. Cancel stops a run within a
+//! poll interval: workers drop its jobs still queued or in flight.
 //!
-//! With a lease ([`leadership`]), only the coordinator holding it executes
-//! runs and fires schedules ([`scheduler`]); the others serve requests
+//! [`runner`] picks the runs to execute. With a lease ([`leadership`]),
+//! only the coordinator holding it executes runs and fires schedules
+//! ([`scheduler`]); the others serve requests
 //! ([`requests`]) and stand by. Every minute the leader keeps house
 //! ([`housekeeping`]). [`metrics`] is what `/metrics` shows.
 //!
@@ -15,13 +21,14 @@
 //! runs by default); a janitor removes what ended or unknown runs left in
 //! staging and the store.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rapport_backend::layout::context_path;
-use rapport_backend::lease::{Lease, LEASE_TTL};
+use rapport_backend::lease::Lease;
 use rapport_backend::metrics::Metrics;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::plan::{Phase, RunContext};
@@ -38,6 +45,7 @@ pub mod housekeeping;
 pub mod leadership;
 pub mod metrics;
 pub mod requests;
+pub mod runner;
 pub mod scheduler;
 use crate::executor::{
     add_worker_counts, cleanup, execute_run_with, ExecuteError, ProgressSink, RunSpec,
@@ -86,7 +94,12 @@ pub struct CoordinatorOptions {
     pub read_timeout: Duration,
     /// Where succeeded runs are kept, if anywhere.
     pub history: Option<HistorySettings>,
+    /// Runs executed at once, at most.
+    pub concurrent_runs: usize,
 }
+
+/// Default of [`CoordinatorOptions::concurrent_runs`].
+pub const CONCURRENT_RUNS: usize = 4;
 
 impl Default for CoordinatorOptions {
     fn default() -> CoordinatorOptions {
@@ -96,6 +109,7 @@ impl Default for CoordinatorOptions {
             file_caps: FileCaps::default(),
             read_timeout: Duration::from_secs(10),
             history: None,
+            concurrent_runs: CONCURRENT_RUNS,
         }
     }
 }
@@ -135,10 +149,11 @@ pub struct Coordinator {
     options: CoordinatorOptions,
     mode: String,
     wake: Notify,
-    current: Mutex<Option<(String, CancellationToken)>>,
-    /// The record of a run this coordinator left unfinished (stopping,
-    /// deposed, fenced), put back when it leads again if Redis lost it.
-    left: Mutex<Option<RunRecord>>,
+    /// The runs being executed, by id.
+    executing: Mutex<HashMap<String, runner::Executing>>,
+    /// The records of runs this coordinator left unfinished (stopping,
+    /// deposed, fenced), put back when it leads again if Redis lost them.
+    left: Mutex<Vec<RunRecord>>,
     /// What `/metrics` serves.
     metrics: Metrics,
     /// Succeeded runs' results, as the API and the pages read them.
@@ -182,8 +197,8 @@ impl Coordinator {
             options,
             mode: "cluster".to_owned(),
             wake: Notify::new(),
-            current: Mutex::new(None),
-            left: Mutex::new(None),
+            executing: Mutex::new(HashMap::new()),
+            left: Mutex::new(Vec::new()),
             metrics: Metrics::default(),
             results: ResultsCache::default(),
         })
@@ -242,62 +257,15 @@ impl Coordinator {
             .collect())
     }
 
-    /// Executes runs until `shutdown`; a run interrupted by shutdown stays
-    /// `running` and resumes at the next start.
-    pub async fn run_loop(self: Arc<Self>, shutdown: CancellationToken) {
-        let mut housekeeping_at: Option<std::time::Instant> = None;
-        while !shutdown.is_cancelled() {
-            if !self.lead().await {
-                tokio::select! {
-                    _ = shutdown.cancelled() => break,
-                    _ = tokio::time::sleep(LEASE_TTL / 3) => continue,
-                }
-            }
-            self.restore_left_run().await;
-            if housekeeping_at.is_none_or(|at| at.elapsed() > HOUSEKEEPING) {
-                housekeeping_at = Some(std::time::Instant::now());
-                self.housekeeping().await;
-            }
-            match self.next_run().await {
-                Ok(Some(record)) => {
-                    let (stop, watcher) = self.while_leading(&shutdown);
-                    self.execute(record, &stop).await;
-                    stop.cancel();
-                    if let Some(w) = watcher {
-                        let _ = w.await;
-                    }
-                }
-                Ok(None) => {
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = self.wake.notified() => {}
-                        _ = tokio::time::sleep(IDLE_POLL) => {}
-                    }
-                }
-                Err(e) => {
-                    warn!(error = %e, "cannot read the run registry; retrying");
-                    tokio::time::sleep(IDLE_POLL).await;
-                }
-            }
-        }
-    }
-
-    /// The oldest interrupted run, else the oldest queued one.
-    async fn next_run(&self) -> Result<Option<RunRecord>, RequestError> {
-        let mut runs = self.list_up_to(usize::MAX).await?;
-        runs.reverse();
-        Ok(runs
-            .iter()
-            .find(|r| r.status == RunStatus::Running)
-            .or_else(|| runs.iter().find(|r| r.status == RunStatus::Queued))
-            .cloned())
-    }
-
-    async fn execute(&self, mut record: RunRecord, stop: &CancellationToken) {
+    /// Executes a run to its end, or until `stop` (shutdown or deposed);
+    /// `token` is `stop`'s child that a cancel request fires.
+    async fn execute(
+        &self,
+        mut record: RunRecord,
+        stop: &CancellationToken,
+        token: CancellationToken,
+    ) {
         let run = record.run_id.clone();
-        let token = stop.child_token();
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) =
-            Some((run.clone(), token.clone()));
         // A cancel that came while the run was being picked up.
         if self
             .backends
@@ -325,7 +293,6 @@ impl Coordinator {
             .execute_phases(&record, takeovers, progress.as_ref(), &token)
             .await;
         flusher.abort();
-        *self.current.lock().unwrap_or_else(|p| p.into_inner()) = None;
 
         let mut record = self.get(&run).await.unwrap_or(record);
         progress.snapshot().apply_to(&mut record);
@@ -338,7 +305,7 @@ impl Coordinator {
         );
         if deposed {
             info!(run_id = %run, "this coordinator's writes are fenced; the run resumes under the leader");
-            *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+            self.left_unfinished(record);
             return;
         }
         match result {
@@ -347,7 +314,7 @@ impl Coordinator {
             Err(ExecuteError::Cancelled) if stop.is_cancelled() => {
                 info!(run_id = %run, "coordinator stopping or deposed; the run resumes under the leader");
                 let _ = self.save_on(&self.exec, &record).await;
-                *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+                self.left_unfinished(record);
                 return;
             }
             Ok(outcome) => {
@@ -359,8 +326,9 @@ impl Coordinator {
                 info!(run_id = %run, rows = outcome.report.rows, "run succeeded");
             }
             Err(ExecuteError::Cancelled) => {
+                // Its jobs still queued are dropped by the workers that take
+                // them (the queue is shared with other runs: never purged).
                 record.status = RunStatus::Cancelled;
-                let _ = self.exec.queue.purge().await;
                 info!(run_id = %run, "run cancelled");
             }
             Err(e) => {

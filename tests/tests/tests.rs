@@ -4,6 +4,7 @@
 #[macro_use]
 mod util;
 
+mod concurrent;
 mod examples;
 mod failures;
 mod faults;

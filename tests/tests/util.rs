@@ -355,3 +355,45 @@ pub fn small_tenant(dir: &Path, seed: u64) -> PathBuf {
     rapport_generator::generate(&options, dir).expect("generated");
     dir.join("tenant.toml")
 }
+
+/// A queue that hands over the jobs of some runs late: makes those runs
+/// slow without slowing the others.
+pub struct SlowRunsQueue {
+    /// The real queue.
+    pub inner: Arc<dyn JobQueue>,
+    /// The slow runs' ids.
+    pub slow: Mutex<Vec<String>>,
+    /// The pause before each of their deliveries.
+    pub delay: std::time::Duration,
+}
+
+#[async_trait]
+impl JobQueue for SlowRunsQueue {
+    async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {
+        self.inner.publish(jobs).await
+    }
+
+    async fn next(&self) -> Result<Option<Delivery>, BackendError> {
+        let delivery = self.inner.next().await?;
+        let slow = match delivery.as_ref().map(|d| &d.envelope) {
+            Some(Ok(envelope)) => self.slow.lock().expect("lock").contains(&envelope.run_id),
+            _ => false,
+        };
+        if slow {
+            tokio::time::sleep(self.delay).await;
+        }
+        Ok(delivery)
+    }
+
+    async fn waiting(&self) -> Result<u32, BackendError> {
+        self.inner.waiting().await
+    }
+
+    async fn purge(&self) -> Result<u32, BackendError> {
+        self.inner.purge().await
+    }
+
+    async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
+        self.inner.take_dead_letters().await
+    }
+}

@@ -86,6 +86,9 @@ fn decode<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// Run contexts a worker keeps: more than the runs executing at once.
+const CONTEXTS_CACHED: usize = 16;
+
 /// Run contexts this process has loaded, by run id (a worker serves few runs).
 #[derive(Default)]
 pub struct ContextCache {
@@ -109,8 +112,11 @@ impl ContextCache {
                 .map_err(|e| JobError::Permanent(e.to_string()))?,
         );
         let mut contexts = self.contexts.lock().unwrap_or_else(|p| p.into_inner());
-        if contexts.len() >= 8 {
-            contexts.clear();
+        // Full: one goes, whichever (a context dropped is read again).
+        if contexts.len() >= CONTEXTS_CACHED {
+            if let Some(old) = contexts.keys().find(|r| *r != run).cloned() {
+                contexts.remove(&old);
+            }
         }
         contexts.insert(run.to_owned(), ctx.clone());
         Ok(ctx)

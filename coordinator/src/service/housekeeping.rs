@@ -41,16 +41,15 @@ impl Coordinator {
     }
 
     /// The janitor: removes the staging and store data of every run that
-    /// ended, or that has no record, except the one in hand.
+    /// ended, or that has no record, except those executing.
     async fn sweep_staging(&self) -> Result<(), RequestError> {
-        let current = self
-            .current
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .as_ref()
-            .map(|(id, _)| id.clone());
         for run in self.exec.staging.list_runs().await? {
-            if Some(&run) == current.as_ref() {
+            let executing = self
+                .executing
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&run);
+            if executing {
                 continue;
             }
             let ended = match self.exec.registry.get_run(&run).await? {

@@ -1,7 +1,7 @@
 //! Leadership of the coordinator service: the lease that makes one
 //! coordinator of a namespace execute runs while the others stand by, the
 //! watch that stops a run when another takes the lease, and the record of
-//! a run left unfinished, put back if Redis lost it.
+//! runs left unfinished, put back if Redis lost them.
 
 use std::sync::atomic::Ordering;
 
@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::Coordinator;
+use crate::run_record::RunRecord;
 
 impl Coordinator {
     /// `leader` or `standby`, for `/readyz`.
@@ -79,21 +80,30 @@ impl Coordinator {
         (stop, Some(task))
     }
 
-    /// Puts back the record of the run this coordinator left, if the
-    /// registry lost it (Redis restarted empty), so the run resumes.
-    pub(super) async fn restore_left_run(&self) {
-        let left = self.left.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(record) = left else { return };
-        match self.exec.registry.get_run(&record.run_id).await {
-            Ok(Some(_)) => {}
-            Ok(None) => {
-                warn!(run_id = %record.run_id, "the run's record was lost; putting it back");
-                if let Err(e) = self.save_on(&self.exec, &record).await {
-                    warn!(run_id = %record.run_id, error = %e, "cannot put the run's record back");
-                    *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record);
+    /// Keeps the record of a run this coordinator leaves unfinished.
+    pub(super) fn left_unfinished(&self, record: RunRecord) {
+        self.left
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(record);
+    }
+
+    /// Puts back the records of the runs this coordinator left, if the
+    /// registry lost them (Redis restarted empty), so the runs resume.
+    pub(super) async fn restore_left_runs(&self) {
+        let left = std::mem::take(&mut *self.left.lock().unwrap_or_else(|p| p.into_inner()));
+        for record in left {
+            match self.exec.registry.get_run(&record.run_id).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    warn!(run_id = %record.run_id, "the run's record was lost; putting it back");
+                    if let Err(e) = self.save_on(&self.exec, &record).await {
+                        warn!(run_id = %record.run_id, error = %e, "cannot put the run's record back");
+                        self.left_unfinished(record);
+                    }
                 }
+                Err(_) => self.left_unfinished(record),
             }
-            Err(_) => *self.left.lock().unwrap_or_else(|p| p.into_inner()) = Some(record),
         }
     }
 }

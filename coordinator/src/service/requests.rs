@@ -120,27 +120,28 @@ impl Coordinator {
 
     /// Cancels a queued or running run. The cancel mark is set first: the
     /// run's driver polls it, and a run being picked up checks it once it
-    /// is marked current, so a cancel is never lost in between.
+    /// is marked executing, so a cancel is never lost in between.
     pub async fn cancel(&self, run: &str) -> Result<RunRecord, RequestError> {
         let mut record = self.get(run).await?;
         if record.status.is_final() {
             return Err(RequestError::Finished(run.to_owned()));
         }
         self.backends.registry.set_cancelled(run).await?;
-        let running = self
-            .current
+        let executing = self
+            .executing
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        match running {
-            Some((id, token)) if id == run => token.cancel(),
-            _ if record.status == RunStatus::Queued => {
+            .get(run)
+            .map(|e| e.token.clone());
+        match executing {
+            Some(token) => token.cancel(),
+            None if record.status == RunStatus::Queued => {
                 record.status = RunStatus::Cancelled;
                 record.finished_at = Some(chrono::Utc::now().to_rfc3339());
                 self.save(&record).await?;
             }
             // Running under another coordinator: its driver sees the mark.
-            _ => {}
+            None => {}
         }
         info!(run_id = run, "run cancelled");
         Ok(record)
