@@ -46,12 +46,6 @@ pub fn attendee_type_is_resource(kind: Option<&str>) -> Option<bool> {
     }
 }
 
-/// Resolves an address as written (`<a@b.c>` too); `None` when it is not
-/// an address.
-fn resolve(directory: &Directory, address: &str, buf: &mut String) -> Option<Party> {
-    directory.resolve_raw(address, buf)
-}
-
 /// Builds one staged email.
 pub struct EmailBuilder<'d> {
     directory: &'d Directory,
@@ -74,7 +68,7 @@ impl<'d> EmailBuilder<'d> {
     ) -> Result<EmailBuilder<'d>, Rejection> {
         let mut buf = String::with_capacity(64);
         let sender = sender
-            .and_then(|a| resolve(directory, a, &mut buf))
+            .and_then(|a| directory.resolve_raw(a, &mut buf))
             .ok_or_else(|| Rejection::new(R::InvalidSender, sender_field))?;
         Ok(EmailBuilder {
             directory,
@@ -89,7 +83,7 @@ impl<'d> EmailBuilder<'d> {
     /// A recipient (to, cc or bcc), as written; one that is no address is
     /// passed over.
     pub fn recipient(&mut self, address: &str) {
-        if let Some(party) = resolve(self.directory, address, &mut self.buf) {
+        if let Some(party) = self.directory.resolve_raw(address, &mut self.buf) {
             self.recipients.push(party);
         }
     }
@@ -134,7 +128,7 @@ impl<'d> MeetingBuilder<'d> {
         }
         let mut buf = String::with_capacity(64);
         let organizer = organizer
-            .and_then(|a| resolve(directory, a, &mut buf))
+            .and_then(|a| directory.resolve_raw(a, &mut buf))
             .ok_or_else(|| Rejection::new(R::InvalidOrganizer, organizer_field))?;
         Ok(MeetingBuilder {
             directory,
@@ -149,7 +143,7 @@ impl<'d> MeetingBuilder<'d> {
     /// An attendee, as written; a declined one or a resource is kept but
     /// takes no part. One that is no address is passed over.
     pub fn attendee(&mut self, address: &str, declined: bool, resource: bool) {
-        if let Some(party) = resolve(self.directory, address, &mut self.buf) {
+        if let Some(party) = self.directory.resolve_raw(address, &mut self.buf) {
             self.attendees.push(Attendee {
                 party,
                 excluded: declined || resource,

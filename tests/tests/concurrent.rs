@@ -31,15 +31,7 @@ fn coordinator(backends: &Backends, runs: usize, in_flight: usize) -> Arc<Coordi
 
 /// Waits (at most two minutes) until the run has ended.
 async fn ended(c: &Coordinator, run: &str) -> RunRecord {
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let r = c.get(run).await.expect("record");
-        if r.status.is_final() {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "{run} still {:?}", r.status);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    ended_within(c, run, 120).await
 }
 
 fn time(stamp: &Option<String>) -> DateTime<FixedOffset> {

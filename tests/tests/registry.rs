@@ -17,15 +17,7 @@ use crate::util::*;
 
 /// Waits (at most a minute) until the run has ended.
 async fn ended(c: &Coordinator, run: &str) -> RunRecord {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let r = c.get(run).await.expect("record");
-        if r.status.is_final() {
-            return r;
-        }
-        assert!(Instant::now() < deadline, "still {:?}", r.status);
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    ended_within(c, run, 60).await
 }
 
 both_backends!(

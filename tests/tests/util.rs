@@ -397,3 +397,24 @@ impl JobQueue for SlowRunsQueue {
         self.inner.take_dead_letters().await
     }
 }
+
+/// Waits, at most `seconds`, until the run has ended; returns its record.
+pub async fn ended_within(
+    c: &rapport_coordinator::service::Coordinator,
+    run: &str,
+    seconds: u64,
+) -> rapport_coordinator::run_record::RunRecord {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    loop {
+        let r = c.get(run).await.expect("record");
+        if r.status.is_final() {
+            return r;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{run} still {:?}",
+            r.status
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
