@@ -20,7 +20,7 @@ import jsonschema
 import yaml
 
 DEPLOY = pathlib.Path(__file__).resolve().parent
-OVERLAYS = ["dev", "prod"]
+OVERLAYS = ["dev", "prod", "object-storage"]
 
 
 def crd_schemas():

@@ -8,11 +8,19 @@
 //! to a size cap. Without roots (the embedded `rapport run`, or a
 //! coordinator on a loopback address for development) every path may be
 //! read, but the file-type and size rules still hold.
+//!
+//! A root may also be an object-storage URL (`s3://BUCKET/KEY`,
+//! `az://CONTAINER/KEY`, see [`crate::object_url`]): URLs are then allowed
+//! below it, keys checked segment by segment (no `..`). With input roots
+//! set, local paths need a local root and URLs an object root, so a worker
+//! given only object roots reads nothing from its own disk.
 
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
+
+use crate::object_url::{is_object_url, ObjectUrl, StoreOptions, UrlError};
 
 /// Why a path was refused. The message names the path and the rule.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +59,9 @@ pub enum PathError {
         /// The cap, in bytes.
         cap: u64,
     },
+    /// An object-storage URL that does not parse.
+    #[error(transparent)]
+    BadUrl(#[from] UrlError),
     /// Cannot be resolved or read.
     #[error("{path}: {source}")]
     Unreadable {
@@ -83,10 +94,14 @@ impl PathError {
 }
 
 /// The input roots and the output root, resolved; empty: unrestricted.
+/// It also carries how object stores are reached.
 #[derive(Debug, Clone, Default)]
 pub struct DataRoots {
     inputs: Vec<PathBuf>,
     output: Option<PathBuf>,
+    object_inputs: Vec<ObjectUrl>,
+    object_output: Option<ObjectUrl>,
+    stores: StoreOptions,
 }
 
 impl DataRoots {
@@ -96,26 +111,85 @@ impl DataRoots {
         DataRoots::default()
     }
 
-    /// The roots, which must exist; they are resolved once here.
+    /// The roots: folders, which must exist and are resolved once here,
+    /// or object-storage URLs.
     pub fn new(inputs: &[PathBuf], output: Option<&Path>) -> Result<DataRoots, PathError> {
         let resolve = |p: &Path| p.canonicalize().map_err(PathError::unreadable(p));
-        Ok(DataRoots {
-            inputs: inputs
-                .iter()
-                .map(|p| resolve(p))
-                .collect::<Result<_, _>>()?,
-            output: output.map(resolve).transpose()?,
-        })
+        let mut roots = DataRoots::default();
+        for input in inputs {
+            match object_url_of(input)? {
+                Some(url) => roots.object_inputs.push(url),
+                None => roots.inputs.push(resolve(input)?),
+            }
+        }
+        if let Some(output) = output {
+            match object_url_of(output)? {
+                Some(url) => roots.object_output = Some(url),
+                None => roots.output = Some(resolve(output)?),
+            }
+        }
+        Ok(roots)
+    }
+
+    /// These roots, with object stores reached with `stores` (by default,
+    /// with the environment's options).
+    pub fn with_stores(self, stores: StoreOptions) -> DataRoots {
+        DataRoots { stores, ..self }
+    }
+
+    /// How object stores are reached.
+    pub fn stores(&self) -> &StoreOptions {
+        &self.stores
     }
 
     /// True when input roots are set.
     pub fn restricts_inputs(&self) -> bool {
-        !self.inputs.is_empty()
+        !self.inputs.is_empty() || !self.object_inputs.is_empty()
     }
 
     /// True when an output root is set.
     pub fn restricts_output(&self) -> bool {
-        self.output.is_some()
+        self.output.is_some() || self.object_output.is_some()
+    }
+
+    /// `url` checked, when it lies below an object input root (any URL
+    /// without input roots).
+    pub fn input_object(&self, url: &str) -> Result<ObjectUrl, PathError> {
+        let parsed = ObjectUrl::parse(url)?;
+        if self.restricts_inputs() && !self.object_inputs.iter().any(|r| parsed.is_below(r)) {
+            return Err(PathError::OutsideInputRoots {
+                path: url.to_owned(),
+            });
+        }
+        Ok(parsed)
+    }
+
+    /// Where outputs go, checked: the folder resolved (see
+    /// [`DataRoots::output_dir`]) or the object URL (see
+    /// [`DataRoots::output_object`]), as it is recorded.
+    pub fn output_location(&self, out: &Path) -> Result<PathBuf, PathError> {
+        match object_url_of(out)? {
+            Some(url) => Ok(PathBuf::from(
+                self.output_object(&url.to_string())?.to_string(),
+            )),
+            None => self.output_dir(out),
+        }
+    }
+
+    /// `url` checked, when it lies below the object output root (any URL
+    /// without an output root).
+    pub fn output_object(&self, url: &str) -> Result<ObjectUrl, PathError> {
+        let parsed = ObjectUrl::parse(url)?;
+        let allowed = match (&self.object_output, self.restricts_output()) {
+            (Some(root), _) => parsed.is_below(root),
+            (None, restricted) => !restricted,
+        };
+        if !allowed {
+            return Err(PathError::OutsideOutputRoot {
+                path: url.to_owned(),
+            });
+        }
+        Ok(parsed)
     }
 
     /// `path` resolved, when it is a regular file below an input root.
@@ -169,8 +243,17 @@ impl DataRoots {
         }
         match &self.output {
             Some(root) if !resolved.starts_with(root) => Err(outside()),
+            None if self.restricts_output() => Err(outside()),
             _ => Ok(resolved),
         }
+    }
+}
+
+/// `path` as an object-storage URL, when it is one.
+fn object_url_of(path: &Path) -> Result<Option<ObjectUrl>, PathError> {
+    match path.to_str() {
+        Some(s) if is_object_url(s) => Ok(Some(ObjectUrl::parse(s)?)),
+        _ => Ok(None),
     }
 }
 
@@ -313,6 +396,37 @@ mod tests {
         assert!(DataRoots::unrestricted()
             .output_dir(&dir.path().join("elsewhere"))
             .is_ok());
+    }
+
+    #[test]
+    fn object_urls_need_an_object_root_and_paths_a_folder_root() {
+        let dir = tempfile::tempdir().expect("dir");
+        let folder = dir.path().join("in");
+        std::fs::create_dir_all(&folder).expect("dir");
+        std::fs::write(folder.join("a.csv"), "x").expect("file");
+        let both = DataRoots::new(
+            &[folder.clone(), PathBuf::from("s3://b/tenants")],
+            Some(Path::new("az://c/out")),
+        )
+        .expect("roots");
+        assert!(both.input_object("s3://b/tenants/acme/tenant.toml").is_ok());
+        assert!(both.input_file(&folder.join("a.csv")).is_ok());
+        for bad in ["s3://b/other/x", "s3://b/tenants/../x", "az://b/tenants/x"] {
+            assert!(both.input_object(bad).is_err(), "{bad}");
+        }
+        assert!(both.output_object("az://c/out/acme").is_ok());
+        assert!(both.output_object("az://c/elsewhere").is_err());
+        assert!(both.output_dir(&dir.path().join("local-out")).is_err());
+
+        let objects_only = DataRoots::new(&[PathBuf::from("s3://b/tenants")], None).expect("roots");
+        let err = objects_only
+            .input_file(&folder.join("a.csv"))
+            .expect_err("no local root");
+        assert!(err.is_forbidden(), "{err}");
+        let open = DataRoots::unrestricted();
+        assert!(open.input_object("s3://any/x").is_ok());
+        assert!(open.output_object("az://any/x").is_ok());
+        assert!(open.input_object("s3://any/../x").is_err());
     }
 
     #[test]

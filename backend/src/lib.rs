@@ -8,6 +8,7 @@
 //!   in-process, [`redis_store`] on Redis.
 //! - [`registry`] — [`RunRegistry`], run records (both stores implement it).
 //! - [`staging`] — [`Staging`], the shared blob area; [`object_staging`] via `object_store`.
+//! - [`object_url`] — `s3://` and `az://` URLs, and how to reach their stores.
 //! - [`layout`] — where a run's data lives, its codec, and who feeds whom.
 //! - [`handoff`] — checked hand-offs: blobs read against their producer's ref.
 //! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
@@ -25,6 +26,7 @@ pub mod memory_queue;
 pub mod memory_store;
 pub mod metrics;
 pub mod object_staging;
+pub mod object_url;
 pub mod queue;
 pub mod rabbit_queue;
 pub mod redis_store;
@@ -93,7 +95,10 @@ impl Backends {
         Ok(Backends {
             queue: Arc::new(queue),
             store: store.clone(),
-            staging: Arc::new(object_staging::ObjectStaging::open(&settings.staging)?),
+            staging: Arc::new(object_staging::ObjectStaging::open(
+                &settings.staging,
+                settings.data_roots.stores(),
+            )?),
             registry: store,
             data_roots: Arc::new(settings.data_roots.clone()),
         })

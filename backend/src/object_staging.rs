@@ -1,5 +1,6 @@
 //! Staging through the `object_store` crate: a local (or shared, mounted)
-//! folder here; S3, GCS or Azure Blob in production, behind the same trait.
+//! folder, or a key of S3 (or an S3-compatible store) or Azure Blob
+//! storage ([`crate::object_url`]), behind the same trait.
 //! Puts are atomic (the local store writes a temporary file and renames it;
 //! cloud stores commit an object whole).
 
@@ -9,8 +10,10 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
+use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 
+use crate::object_url::{describe, is_object_url, open_store, ObjectUrl, StoreOptions};
 use crate::staging::Staging;
 use crate::BackendError;
 
@@ -25,7 +28,7 @@ pub struct ObjectStaging {
 fn store_error(context: String) -> impl FnOnce(object_store::Error) -> BackendError {
     move |e| match e {
         object_store::Error::NotFound { .. } => BackendError::Missing(context),
-        other => BackendError::Store(format!("{context}: {other}")),
+        other => BackendError::Store(format!("{context}: {}", describe(&other))),
     }
 }
 
@@ -47,16 +50,31 @@ impl ObjectStaging {
         })
     }
 
-    /// Staging at `url`: a folder path or `file://` URL. Cloud schemes
-    /// (`s3://`, `gs://`, `az://`) need object_store's cloud features, which
-    /// this build leaves out; they are refused with a clear message.
-    pub fn open(url: &str) -> Result<ObjectStaging, BackendError> {
+    /// Staging at `url`: a folder path or `file://` URL, or a key of an
+    /// object store (`s3://BUCKET/KEY`, `az://CONTAINER/KEY`) reached with
+    /// `options`.
+    pub fn open(url: &str, options: &StoreOptions) -> Result<ObjectStaging, BackendError> {
         if let Some(path) = url.strip_prefix("file://") {
             return ObjectStaging::local(std::path::Path::new(path));
         }
+        if is_object_url(url) {
+            let parsed =
+                ObjectUrl::parse(url).map_err(|e| BackendError::Store(format!("staging {e}")))?;
+            let store = open_store(&parsed, options)?;
+            let store: Arc<dyn ObjectStore> = if parsed.key().is_empty() {
+                store
+            } else {
+                Arc::new(PrefixStore::new(store, parsed.key()))
+            };
+            return Ok(ObjectStaging {
+                store,
+                location: parsed.to_string(),
+                root: None,
+            });
+        }
         if let Some((scheme, _)) = url.split_once("://") {
             return Err(BackendError::Store(format!(
-                "staging {url}: scheme {scheme}:// is not compiled into this build (use a shared folder)"
+                "staging {url}: scheme {scheme}:// is not supported (a folder, s3:// or az://)"
             )));
         }
         ObjectStaging::local(std::path::Path::new(url))
@@ -111,7 +129,8 @@ impl Staging for ObjectStaging {
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => {
                 return Err(BackendError::Store(format!(
-                    "failed to list staging runs: {e}"
+                    "failed to list staging runs: {}",
+                    describe(&e)
                 )))
             }
         };
@@ -137,7 +156,8 @@ impl Staging for ObjectStaging {
                 Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => {
                     return Err(BackendError::Store(format!(
-                        "failed to delete staging {prefix}: {e}"
+                        "failed to delete staging {prefix}: {}",
+                        describe(&e)
                     )))
                 }
             }
@@ -183,6 +203,6 @@ mod tests {
         s.delete_prefix("runs/r").await.expect("delete");
         assert!(s.list("runs/r").await.expect("list").is_empty());
         assert_eq!(s.list_runs().await.expect("runs"), ["q"]);
-        assert!(ObjectStaging::open("s3://bucket/x").is_err());
+        assert!(ObjectStaging::open("gs://bucket/x", &StoreOptions::default()).is_err());
     }
 }

@@ -97,7 +97,7 @@ impl TlsSettings {
 }
 
 /// rustls needs one process-wide crypto provider: ring, the one compiled in.
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     // Already installed is fine: it is the same provider.
     let _ = rustls::crypto::ring::default_provider().install_default();
 }

@@ -140,20 +140,18 @@ pub struct ServerArgs {
     /// Prefix of every queue, exchange and Redis key [default: rapport].
     #[arg(long, env = "RAPPORT_NAMESPACE")]
     pub namespace: Option<String>,
-    /// Staging area shared by the coordinator and every worker (a folder)
+    /// Staging area shared by the coordinator and every worker: a folder,
+    /// or an object-storage URL (`s3://BUCKET/KEY`, `az://CONTAINER/KEY`)
     /// [default: rapport-staging].
     #[arg(long, env = "RAPPORT_STAGING")]
     pub staging: Option<String>,
-    /// Configs and inputs are read only below these (repeat, or
-    /// `:`-separated in the variable); required off loopback.
-    #[arg(
-        long = "input-root",
-        env = "RAPPORT_INPUT_ROOTS",
-        value_delimiter = ':',
-        value_name = "DIR"
-    )]
+    /// Configs and inputs are read only below these folders or
+    /// object-storage URLs (repeat, or `:`-separated, a URL's `://` kept);
+    /// required off loopback.
+    #[arg(long = "input-root", env = "RAPPORT_INPUT_ROOTS", value_name = "DIR")]
     pub input_roots: Vec<PathBuf>,
-    /// Outputs are written only below this; required off loopback.
+    /// Outputs are written only below this folder or object-storage URL;
+    /// required off loopback.
     #[arg(long, env = "RAPPORT_OUTPUT_ROOT", value_name = "DIR")]
     pub output_root: Option<PathBuf>,
 }
@@ -423,6 +421,31 @@ fn path(p: &Option<PathBuf>) -> Option<String> {
     p.as_ref().map(|p| p.display().to_string())
 }
 
+/// Roots given `:`-separated, split, except at the `:` of a URL's
+/// `scheme://`.
+fn split_roots(values: &[PathBuf]) -> Vec<PathBuf> {
+    let mut roots = Vec::new();
+    for value in values {
+        let text = value.to_string_lossy();
+        let mut current = String::new();
+        for part in text.split(':') {
+            if part.starts_with("//") && !current.is_empty() && !current.contains('/') {
+                current.push(':');
+                current.push_str(part);
+                continue;
+            }
+            if !current.is_empty() {
+                roots.push(PathBuf::from(std::mem::take(&mut current)));
+            }
+            current = part.to_owned();
+        }
+        if !current.is_empty() {
+            roots.push(PathBuf::from(current));
+        }
+    }
+    roots
+}
+
 impl ServerArgs {
     fn add_to(&self, g: &mut Given) {
         g.put("amqp_url", self.amqp_url.clone());
@@ -434,7 +457,7 @@ impl ServerArgs {
         g.put("tls_key_file", path(&self.tls_key_file));
         g.put("namespace", self.namespace.clone());
         g.put("staging", self.staging.clone());
-        g.put_paths("input_roots", &self.input_roots);
+        g.put_paths("input_roots", &split_roots(&self.input_roots));
         g.put("output_root", path(&self.output_root));
     }
 }
@@ -443,5 +466,26 @@ impl ClientArgs {
     fn add_to(&self, g: &mut Given) {
         g.put("coordinator", self.coordinator.clone());
         g.put("token_file", path(&self.token_file));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roots_split_at_colons_but_not_in_a_url() {
+        let given = [
+            PathBuf::from("/data/a:s3://bucket/tenants:/data/b"),
+            PathBuf::from("az://c/x"),
+        ];
+        let split: Vec<String> = split_roots(&given)
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        assert_eq!(
+            split,
+            ["/data/a", "s3://bucket/tenants", "/data/b", "az://c/x"]
+        );
     }
 }

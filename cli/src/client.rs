@@ -92,7 +92,13 @@ impl Api {
     }
 }
 
+/// `path` made absolute, as the coordinator resolves it; an
+/// object-storage URL as given.
 fn absolute(path: &std::path::Path) -> Result<String, CliError> {
+    let shown = path.display().to_string();
+    if rapport_backend::object_url::is_object_url(&shown) {
+        return Ok(shown);
+    }
     std::path::absolute(path)
         .map(|p| p.display().to_string())
         .map_err(|e| CliError::Usage(format!("{}: {e}", path.display())))

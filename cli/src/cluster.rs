@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use rapport_backend::metrics::Metrics;
+use rapport_backend::object_url::is_object_url;
 use rapport_backend::tls::TlsSettings;
 use rapport_backend::{Backends, ClusterSettings, CoordinatorBackends, DataRoots};
 use rapport_coordinator::access::{Access, TokenFile};
@@ -90,17 +91,20 @@ async fn connect_unless_stopped(
 
 /// Who may call the API. Off loopback a tokens file and both data roots
 /// are required; on loopback their absence is allowed, and logged.
-/// Where succeeded runs are kept: `history_root`, else below the output
-/// root, else nowhere (said at start).
+/// Where succeeded runs are kept: `history_root`, else below a local
+/// output root, else nowhere (said at start). The history is a folder:
+/// with an object-storage output root it needs `history_root`.
 fn history_settings(settings: &Settings) -> Option<HistorySettings> {
-    let root = settings.history_root.clone().or_else(|| {
-        settings
-            .output_root
-            .as_ref()
-            .map(|r| r.join("rapport-history"))
-    });
+    let local_output_root = settings
+        .output_root
+        .as_ref()
+        .filter(|r| !is_object_url(&r.display().to_string()));
+    let root = settings
+        .history_root
+        .clone()
+        .or_else(|| local_output_root.map(|r| r.join("rapport-history")));
     if root.is_none() {
-        warn!("run history off: no history_root and no output_root");
+        warn!("run history off: no history_root and no local output_root");
     }
     root.map(|root| HistorySettings {
         root,

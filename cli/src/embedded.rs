@@ -1,16 +1,22 @@
 //! `rapport run`: the coordinator, workers and reducer in one process, over
-//! the in-process queue and store, staging in a temporary folder.
+//! the in-process queue and store, staging in a temporary folder. The
+//! tenant and the output may be folders or object-storage URLs (reached
+//! with the `AWS_*` / `AZURE_*` environment, see docs/operations.md).
 
 use std::path::Path;
+use std::sync::Arc;
 
 use anyhow::Context;
-use rapport_backend::Backends;
+use rapport_backend::object_url::is_object_url;
+use rapport_backend::{Backends, DataRoots};
 use rapport_common::report::RunReport;
 use rapport_coordinator::history::HistorySettings;
 use rapport_coordinator::output_formats::{parse_formats, OutputFormat};
 use rapport_coordinator::planner::new_run_id;
 use rapport_coordinator::planner::JobSize;
-use rapport_coordinator::{load_tenant, plan_run, run_with_local_workers, PlanOptions, RunSpec};
+use rapport_coordinator::{
+    load_tenant_at, plan_run, run_with_local_workers, FileCaps, PlanOptions, RunSpec,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::args::RunArgs;
@@ -75,20 +81,32 @@ pub async fn run_embedded(
     options: PlanOptions,
     outputs: &Outputs,
 ) -> Result<RunReport, CliError> {
-    let tenant = load_tenant(config)?;
-    std::fs::create_dir_all(out).map_err(|e| {
-        CliError::Usage(format!(
-            "{}: cannot create output folder: {e}",
-            out.display()
-        ))
-    })?;
+    let tenant = load_tenant_at(
+        &config.display().to_string(),
+        Arc::new(DataRoots::unrestricted()),
+        FileCaps::default(),
+    )
+    .await?;
+    // Staging beside a local output (same disk); in the temporary folder
+    // for an object-storage one.
+    let staging_parent = if is_object_url(&out.display().to_string()) {
+        std::env::temp_dir()
+    } else {
+        std::fs::create_dir_all(out).map_err(|e| {
+            CliError::Usage(format!(
+                "{}: cannot create output folder: {e}",
+                out.display()
+            ))
+        })?;
+        out.to_owned()
+    };
     let staging = tempfile::Builder::new()
         .prefix(".rapport-staging-")
-        .tempdir_in(out)
+        .tempdir_in(&staging_parent)
         .map_err(|e| {
             CliError::Usage(format!(
                 "{}: cannot create staging folder: {e}",
-                out.display()
+                staging_parent.display()
             ))
         })?;
     let backends = Backends::in_process(staging.path(), QUEUE_CAPACITY)

@@ -463,3 +463,98 @@ fn every_phase_survives_killed_workers_and_a_killed_coordinator() {
         same(&expected, &out.join("account_engagement.csv"));
     }
 }
+
+/// Staging, inputs and outputs on S3 (SeaweedFS, started here), the
+/// processes reaching it through the `AWS_*` environment: the workers'
+/// only roots are object URLs and their staging a URL, so they read and
+/// write nothing on a disk (no shared volume), and the output the cluster
+/// publishes is the example's expected bytes, as is `rapport run`'s.
+#[test]
+fn a_cluster_without_a_shared_volume_runs_a_tenant_on_s3() {
+    use rapport_backend::object_staging::ObjectStaging;
+    use rapport_backend::Staging;
+    use rapport_tests::object_servers::ObjectServer;
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let server = rt.block_on(ObjectServer::seaweedfs());
+    let mut cluster = Cluster::unstarted(false);
+    let prefix = cluster.namespace.clone();
+    let (inputs, outputs) = (
+        server.url(&format!("{prefix}/in")),
+        server.url(&format!("{prefix}/out")),
+    );
+    let tenant = example("stockholm");
+    let folder = tenant.parent().expect("folder");
+    rt.block_on(async {
+        let target =
+            ObjectStaging::open(&format!("{inputs}/stockholm"), &server.options()).expect("bucket");
+        for file in [
+            "tenant.toml",
+            "org_users.csv",
+            "contacts.csv",
+            "account_domains.csv",
+        ] {
+            let bytes = std::fs::read(folder.join(file)).expect("file");
+            target.put(file, bytes).await.expect("uploaded");
+        }
+        for entry in std::fs::read_dir(folder.join("activity")).expect("activity") {
+            let path = entry.expect("entry").path();
+            let name = path
+                .file_name()
+                .expect("name")
+                .to_string_lossy()
+                .into_owned();
+            let bytes = std::fs::read(&path).expect("file");
+            target
+                .put(&format!("activity/{name}"), bytes)
+                .await
+                .expect("uploaded");
+        }
+    });
+    cluster.staging_dir = Some(server.url(&format!("{prefix}/staging")).into());
+    cluster.env = server.environment();
+    cluster
+        .env
+        .push(("RAPPORT_INPUT_ROOTS".into(), inputs.clone()));
+    cluster
+        .env
+        .push(("RAPPORT_OUTPUT_ROOT".into(), outputs.clone()));
+    cluster.start_coordinator();
+    cluster.add_worker();
+    cluster.add_worker();
+
+    let config = format!("{inputs}/stockholm/tenant.toml");
+    let expected = folder.join("expected/account_engagement.csv");
+    let local = tempfile::tempdir().expect("dir");
+    for (how, out) in [("cluster", "cluster"), ("embedded", "embedded")] {
+        let out = format!("{outputs}/{out}");
+        let o = if how == "cluster" {
+            cluster.submit(Path::new(&config), Path::new(&out), true).1
+        } else {
+            cluster.run(&["run", "--config", &config, "--out", &out])
+        };
+        assert!(
+            o.status.success(),
+            "{how}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let written = rt.block_on(async {
+            ObjectStaging::open(&out, &server.options())
+                .expect("outputs")
+                .get("account_engagement.csv")
+                .await
+                .expect("published")
+        });
+        let copy = local.path().join(how);
+        std::fs::write(&copy, written).expect("copy");
+        same(&expected, &copy);
+    }
+    // A path on the workers' disk is outside their roots: refused at submit.
+    let (_, o) = cluster.submit(&tenant, &local.path().join("x"), true);
+    assert!(!o.status.success());
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("outside the input roots"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

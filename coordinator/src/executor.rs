@@ -23,6 +23,7 @@ use tracing::{debug, error, info, warn};
 use crate::driver::{Driver, Limits};
 use crate::history::{keep_run, HistorySettings};
 use crate::output_formats::OutputFormat;
+use crate::output_target::OutputTarget;
 use crate::tenant_loader::LoadedTenant;
 use crate::writer::{assemble, commit, hidden_dir, WriteError, REPORT_FILE};
 
@@ -205,22 +206,30 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
     let t0 = Instant::now();
     driver.progress.writing();
     // Checked before anything is written into it, and again at commit.
-    let out = driver
-        .backends
-        .data_roots
-        .output_dir(spec.out)
-        .map_err(WriteError::from)?;
-    let written = write_outputs(&mut driver, &spec, &out, started, t0, phase_seconds, jobs).await;
+    let target =
+        OutputTarget::of(&driver.backends.data_roots, spec.out, run).map_err(WriteError::from)?;
+    let written = write_outputs(
+        &mut driver,
+        &spec,
+        &target,
+        started,
+        t0,
+        phase_seconds,
+        jobs,
+    )
+    .await;
     let (names, report) = match written {
         Ok(done) => done,
         Err(e) => {
-            discard(&out, run).await;
+            discard(target.folder(), run).await;
+            target.clean().await;
             return Err(e);
         }
     };
     if let Some(history) = spec.history {
-        keep_in_history(history, spec, &out, names).await;
+        keep_in_history(history, spec, target.folder(), names).await;
     }
+    target.clean().await;
     Ok(RunOutcome { report })
 }
 
@@ -229,7 +238,7 @@ async fn drive(mut driver: Driver<'_>, spec: RunSpec<'_>) -> Result<RunOutcome, 
 async fn write_outputs(
     driver: &mut Driver<'_>,
     spec: &RunSpec<'_>,
-    out: &Path,
+    target: &OutputTarget,
     started: Instant,
     t0: Instant,
     mut phase_seconds: BTreeMap<String, f64>,
@@ -243,7 +252,7 @@ async fn write_outputs(
             spec.ctx,
             spec.mode,
             spec.formats,
-            out,
+            target.folder(),
         )
         .await
         {
@@ -275,12 +284,10 @@ async fn write_outputs(
     let report = outputs.report.clone();
     let names = outputs.names.clone();
     // Checked again as written: a symlink put in since submit is refused.
-    let out = driver
-        .backends
-        .data_roots
-        .output_dir(out)
-        .map_err(WriteError::from)?;
-    commit(&out, outputs).await?;
+    let roots = &driver.backends.data_roots;
+    target.recheck(roots).map_err(WriteError::from)?;
+    commit(target.folder(), outputs).await?;
+    target.publish(roots, &names).await?;
     Ok((names, report))
 }
 

@@ -3,11 +3,13 @@
 //! The same code drives `rapport run` (in-process backends) and the cluster.
 //!
 //! # Layout
-//! - [`tenant_loader`] — reads `tenant.toml`, its CSVs and activity globs.
+//! - [`tenant_loader`] — reads `tenant.toml`, its CSVs and activity globs;
+//!   [`object_tenant`] — the same for a tenant on object storage.
 //! - [`planner`] — the run context and partition counts.
 //! - [`executor`] — runs one run over the backends: epochs, restarts, outputs.
 //! - [`driver`] — drives a run's phases: publish, wait, heal lost output.
 //! - [`writer`] — assembles the output files from staged parts;
+//!   [`output_target`] — a folder, or an object store the set is published to;
 //!   [`output_formats`] — Parquet and JSON Lines beside the CSV;
 //!   [`history`] — every succeeded run's outputs, kept per tenant.
 //! - [`local_run`] — a run with its workers as tasks of this process.
@@ -22,7 +24,9 @@ pub mod executor;
 pub mod history;
 pub mod http;
 pub mod local_run;
+pub mod object_tenant;
 pub mod output_formats;
+pub mod output_target;
 pub mod planner;
 pub mod results_cache;
 pub mod run_record;
@@ -35,4 +39,6 @@ pub mod writer;
 pub use executor::{execute_run, ExecuteError, NoProgress, ProgressSink, RunOutcome, RunSpec};
 pub use local_run::run_with_local_workers;
 pub use planner::{plan_run, PlanOptions};
-pub use tenant_loader::{load_tenant, load_tenant_within, FileCaps, LoadError, LoadedTenant};
+pub use tenant_loader::{
+    load_tenant, load_tenant_at, load_tenant_within, FileCaps, LoadError, LoadedTenant,
+};

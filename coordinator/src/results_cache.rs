@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use rapport_backend::object_url::is_object_url;
 use rapport_common::report::RunReport;
 use rapport_common::results::read_results;
 use rapport_common::run_results::RunResults;
@@ -169,6 +170,12 @@ fn read_run(
             let dir = runs[i].dir.clone();
             return read_dir(&dir, run, previous, runs);
         }
+    }
+    if is_object_url(&record.out) {
+        return Err(ResultsError::Unreadable(format!(
+            "the results of run {run} are in {} (object storage): the pages and segments read them from the run history (set history_root)",
+            record.out
+        )));
     }
     read_dir(Path::new(&record.out), run, None, Vec::new())
 }

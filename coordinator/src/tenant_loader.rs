@@ -8,12 +8,15 @@
 //! configuration files are read up to [`FileCaps::max_config_bytes`], and a
 //! glob may match at most [`FileCaps::max_glob_matches`] files. This is
 //! blocking work: the service runs it off the async runtime, with a time
-//! limit.
+//! limit. A tenant on object storage is loaded by [`crate::object_tenant`]
+//! with the same rules; [`load_tenant_at`] chooses by the config's form.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use chrono_tz::Tz;
 use rapport_backend::data_roots::{read_capped, tenant_file, tenant_path, PathError};
+use rapport_backend::object_url::is_object_url;
 use rapport_backend::DataRoots;
 use rapport_common::plan::InputFile;
 use rapport_common::tables::{read_tables, TableSources, Tables};
@@ -113,10 +116,65 @@ fn read_head(path: &Path) -> Result<Vec<u8>, LoadError> {
 }
 
 /// Bytes read to tell a line-per-resource Graph file from list responses.
-const HEAD_BYTES: usize = 256 * 1024;
+pub(crate) const HEAD_BYTES: usize = 256 * 1024;
 
 fn today_in(tz: &Tz) -> chrono::NaiveDate {
     chrono::Utc::now().with_timezone(tz).date_naive()
+}
+
+/// The validated settings of a tenant.toml read as `bytes` from `shown`.
+pub(crate) fn settings_of(
+    shown: &str,
+    bytes: Vec<u8>,
+) -> Result<(RawTenantConfig, TenantSettings), LoadError> {
+    let config_err = |error: ConfigError| LoadError::Config {
+        path: shown.to_owned(),
+        error,
+    };
+    let text = String::from_utf8(bytes)
+        .map_err(|_| config_err(ConfigError::new("tenant.toml", "not UTF-8 text")))?;
+    let raw: RawTenantConfig = parse_toml(&text).map_err(config_err)?;
+    let settings = validate(&raw, today_in).map_err(config_err)?;
+    Ok((raw, settings))
+}
+
+/// The tenant's three tables, from their bytes.
+pub(crate) fn tables_of(
+    shown: &str,
+    raw: &RawTenantConfig,
+    org: &[u8],
+    contacts: &[u8],
+    domains: &[u8],
+) -> Result<Tables, LoadError> {
+    read_tables(&TableSources {
+        org_users: (&raw.inputs.org_users, org),
+        contacts: (&raw.inputs.contacts, contacts),
+        account_domains: (&raw.inputs.account_domains, domains),
+    })
+    .map_err(|error| LoadError::Config {
+        path: shown.to_owned(),
+        error,
+    })
+}
+
+/// Loads and checks the tenant configured at `config` (a path, or an
+/// object-storage URL) within `roots` and `caps`, off the async runtime
+/// for a local one.
+pub async fn load_tenant_at(
+    config: &str,
+    roots: Arc<DataRoots>,
+    caps: FileCaps,
+) -> Result<LoadedTenant, LoadError> {
+    if is_object_url(config) {
+        return crate::object_tenant::load_object_tenant(config, &roots, caps).await;
+    }
+    let path = PathBuf::from(config);
+    tokio::task::spawn_blocking(move || load_tenant_within(&path, &roots, caps))
+        .await
+        .map_err(|e| LoadError::Unreadable {
+            path: config.to_owned(),
+            source: std::io::Error::other(format!("the loader stopped: {e}")),
+        })?
 }
 
 /// Loads and checks the tenant configured at `config_path`, reading any
@@ -139,25 +197,20 @@ pub fn load_tenant_within(
         error,
     };
     let bytes = read_capped(&config_path, &config_path, caps.max_config_bytes)?;
-    let text = String::from_utf8(bytes)
-        .map_err(|_| config_err(ConfigError::new("tenant.toml", "not UTF-8 text")))?;
-    let raw: RawTenantConfig = parse_toml(&text).map_err(config_err)?;
-    let settings = validate(&raw, today_in).map_err(config_err)?;
+    let (raw, settings) = settings_of(&shown, bytes)?;
     let base = config_path.parent().unwrap_or(Path::new("/")).to_path_buf();
     let table = |named: &str| -> Result<Vec<u8>, LoadError> {
         let joined = tenant_path(roots, &base, named)?;
         let resolved = tenant_file(roots, &base, &joined)?;
         Ok(read_capped(&resolved, &joined, caps.max_config_bytes)?)
     };
-    let org = table(&raw.inputs.org_users)?;
-    let contacts = table(&raw.inputs.contacts)?;
-    let domains = table(&raw.inputs.account_domains)?;
-    let tables = read_tables(&TableSources {
-        org_users: (&raw.inputs.org_users, &org),
-        contacts: (&raw.inputs.contacts, &contacts),
-        account_domains: (&raw.inputs.account_domains, &domains),
-    })
-    .map_err(config_err)?;
+    let tables = tables_of(
+        &shown,
+        &raw,
+        &table(&raw.inputs.org_users)?,
+        &table(&raw.inputs.contacts)?,
+        &table(&raw.inputs.account_domains)?,
+    )?;
 
     let mut files = Vec::new();
     for (i, source) in raw.inputs.activity.iter().enumerate() {

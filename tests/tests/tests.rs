@@ -9,6 +9,7 @@ mod examples;
 mod failures;
 mod faults;
 mod formats;
+mod object_storage;
 mod partitioning;
 mod privacy;
 mod quirks;

@@ -15,7 +15,7 @@ use rapport_common::plan::JobEnvelope;
 use rapport_common::report::RunReport;
 use rapport_coordinator::executor::ExecuteError;
 use rapport_coordinator::{
-    load_tenant, plan_run, run_with_local_workers, NoProgress, PlanOptions, RunSpec,
+    load_tenant_at, plan_run, run_with_local_workers, FileCaps, NoProgress, PlanOptions, RunSpec,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -162,7 +162,13 @@ pub async fn run_on(
     out: &Path,
     options: RunOptions,
 ) -> Result<RunReport, ExecuteError> {
-    let tenant = load_tenant(config).expect("valid tenant");
+    let tenant = load_tenant_at(
+        &config.display().to_string(),
+        backends.data_roots.clone(),
+        FileCaps::default(),
+    )
+    .await
+    .expect("valid tenant");
     let run_id = rapport_coordinator::planner::new_run_id();
     let ctx = plan_run(&run_id, &tenant, options.plan);
     let cancel = CancellationToken::new();

@@ -8,35 +8,43 @@
 //! that line, or for mbox the start of the next `From ` line. A file that is
 //! not cut ([`Split::Whole`]) is one piece.
 
-use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
-
 use rapport_backend::DataRoots;
 use rapport_common::ingest::ShardBytes;
 use rapport_common::plan::{Shard, Split};
 use rapport_common::record::ShardId;
 
+use crate::input_source::InputSource;
+
 /// Bytes read at a time.
 pub const PIECE_BYTES: usize = 8 * 1024 * 1024;
 
 /// Reads the shard (blocking), which is `id` in the plan, and hands each
-/// piece to `each`. The file must be a regular file below `roots`.
+/// piece to `each`. The input must be a regular file, or an object, below
+/// `roots`.
 pub fn for_each_piece(
     roots: &DataRoots,
     shard: &Shard,
     id: ShardId,
     piece_bytes: usize,
+    each: impl FnMut(&ShardBytes),
+) -> std::io::Result<()> {
+    let file = InputSource::open(roots, &shard.location)?;
+    for_each_piece_of(file, shard, id, piece_bytes, each)
+}
+
+/// [`for_each_piece`] over an open input.
+pub fn for_each_piece_of(
+    mut file: InputSource,
+    shard: &Shard,
+    id: ShardId,
+    piece_bytes: usize,
     mut each: impl FnMut(&ShardBytes),
 ) -> std::io::Result<()> {
-    let mut file: File = roots
-        .open_input(Path::new(&shard.location))
-        .map_err(std::io::Error::other)?;
     let mut offset = shard.start.saturating_sub(1);
-    file.seek(SeekFrom::Start(offset))?;
+    file.seek(offset)?;
     if shard.split == Split::Whole {
         let mut bytes = Vec::new();
-        file.take(shard.end - offset).read_to_end(&mut bytes)?;
+        file.read_more(&mut bytes, (shard.end - offset) as usize)?;
         check_length(bytes.len() as u64, shard.end - offset)?;
         each(&piece(shard, id, offset, shard.start > 0, &bytes));
         return Ok(());
@@ -49,7 +57,7 @@ pub fn for_each_piece(
         // Fill the buffer to at least a piece, or to the end of the file.
         if buffer.len() < piece_bytes && !at_eof {
             let want = piece_bytes - buffer.len();
-            at_eof = read_more(&mut file, &mut buffer, want)?;
+            at_eof = file.read_more(&mut buffer, want)?;
         }
         if at_eof {
             check_length(offset + buffer.len() as u64, shard.end)?;
@@ -61,7 +69,7 @@ pub fn for_each_piece(
             Some(cut) => cut,
             None if at_eof => buffer.len(),
             None => {
-                at_eof = read_more(&mut file, &mut buffer, piece_bytes)?;
+                at_eof = file.read_more(&mut buffer, piece_bytes)?;
                 continue;
             }
         };
@@ -79,13 +87,6 @@ pub fn for_each_piece(
         offset = cut_offset;
         skip_first_line = false;
     }
-}
-
-/// Appends up to `want` bytes of `file` to `buffer`, straight into its spare
-/// capacity; returns true when the file ended first.
-fn read_more(file: &mut File, buffer: &mut Vec<u8>, want: usize) -> std::io::Result<bool> {
-    let read = file.take(want as u64).read_to_end(buffer)?;
-    Ok(read < want)
 }
 
 fn piece<'a>(
@@ -143,6 +144,11 @@ fn last_record_start(bytes: &[u8], from: usize, split: Split) -> Option<usize> {
 mod tests {
     use super::*;
 
+    use std::sync::Arc;
+
+    use object_store::memory::InMemory;
+    use object_store::path::Path as ObjectPath;
+    use object_store::{ObjectStore, ObjectStoreExt};
     use rapport_common::directory::Directory;
     use rapport_common::tenant::Format;
 
@@ -159,15 +165,38 @@ mod tests {
         );
     }
 
-    /// Every record read once, whatever the shard cuts and piece sizes.
+    /// Every record read once, whatever the shard cuts and piece sizes,
+    /// from a file and from an object.
     fn check_every_record_read_once(text: &str, format: Format, split: Split, expected: u64) {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("f");
         std::fs::write(&path, text).expect("written");
+        let runtime = tokio::runtime::Runtime::new().expect("runtime");
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let object = ObjectPath::from("f");
+        runtime
+            .block_on(store.put(&object, text.as_bytes().to_vec().into()))
+            .expect("put");
+        let open = |from_object: bool| {
+            if from_object {
+                InputSource::object(
+                    store.clone(),
+                    object.clone(),
+                    "mem://f",
+                    runtime.handle().clone(),
+                )
+            } else {
+                InputSource::open(&DataRoots::unrestricted(), &path.display().to_string())
+            }
+            .expect("opened")
+        };
         let size = text.len() as u64;
         let directory = Directory::default();
         let ctx = rapport_formats::FormatContext::unbounded(&directory, chrono_tz::UTC);
-        for shard_bytes in [50, 97, 300, size] {
+        for (shard_bytes, from_object) in [50, 97, 300, size]
+            .into_iter()
+            .flat_map(|s| [(s, false), (s, true)])
+        {
             for piece_bytes in [16, 100, 1000] {
                 let mut records = 0;
                 let mut start = 0;
@@ -180,8 +209,8 @@ mod tests {
                         start,
                         end: (start + shard_bytes).min(size),
                     };
-                    let open = DataRoots::unrestricted();
-                    for_each_piece(&open, &shard, ShardId::default(), piece_bytes, |p| {
+                    let input = open(from_object);
+                    for_each_piece_of(input, &shard, ShardId::default(), piece_bytes, |p| {
                         records += rapport_formats::ingest_shard(p, format, &ctx)
                             .counters
                             .records;
@@ -191,7 +220,7 @@ mod tests {
                 }
                 assert_eq!(
                     records, expected,
-                    "shards of {shard_bytes}, pieces of {piece_bytes}"
+                    "shards of {shard_bytes}, pieces of {piece_bytes}, object {from_object}"
                 );
             }
         }

@@ -10,7 +10,7 @@ use super::{Coordinator, RequestError};
 use crate::output_formats::{normalise, OutputFormat};
 use crate::planner::new_run_id;
 use crate::run_record::{RunRecord, RunStatus};
-use crate::tenant_loader::{load_tenant_within, LoadError, LoadedTenant};
+use crate::tenant_loader::{load_tenant_at, LoadError, LoadedTenant};
 
 /// Where a run comes from, besides an operator's submit.
 #[derive(Debug, Default)]
@@ -65,7 +65,7 @@ impl Coordinator {
         let out = self
             .backends
             .data_roots
-            .output_dir(&out)
+            .output_location(&out)
             .map_err(LoadError::from)?;
         let mut record = RunRecord::queued(
             new_run_id(),
@@ -91,13 +91,8 @@ impl Coordinator {
         let caps = self.options.file_caps;
         let limit = self.options.read_timeout;
         let shown = config.display().to_string();
-        let task = tokio::task::spawn_blocking(move || load_tenant_within(&config, &roots, caps));
-        match tokio::time::timeout(limit, task).await {
-            Ok(Ok(loaded)) => loaded,
-            Ok(Err(e)) => Err(LoadError::Unreadable {
-                path: shown,
-                source: std::io::Error::other(format!("the loader stopped: {e}")),
-            }),
+        match tokio::time::timeout(limit, load_tenant_at(&shown, roots, caps)).await {
+            Ok(loaded) => loaded,
             Err(_) => Err(LoadError::TimedOut {
                 path: shown,
                 seconds: limit.as_secs_f64(),

@@ -54,7 +54,7 @@ impl Coordinator {
         let out = self
             .backends
             .data_roots
-            .output_dir(std::path::Path::new(&request.out))
+            .output_location(std::path::Path::new(&request.out))
             .map_err(LoadError::from)?;
         let id = format!("sch-{}", new_run_id());
         let mut schedule = Schedule::new(
