@@ -526,10 +526,13 @@ fn a_cluster_without_a_shared_volume_runs_a_tenant_on_s3() {
     let config = format!("{inputs}/stockholm/tenant.toml");
     let expected = folder.join("expected/account_engagement.csv");
     let local = tempfile::tempdir().expect("dir");
-    for (how, out) in [("cluster", "cluster"), ("embedded", "embedded")] {
-        let out = format!("{outputs}/{out}");
+    let mut cluster_run = String::new();
+    for how in ["cluster", "embedded"] {
+        let out = format!("{outputs}/{how}");
         let o = if how == "cluster" {
-            cluster.submit(Path::new(&config), Path::new(&out), true).1
+            let (run, o) = cluster.submit(Path::new(&config), Path::new(&out), true);
+            cluster_run = run;
+            o
         } else {
             cluster.run(&["run", "--config", &config, "--out", &out])
         };
@@ -538,17 +541,55 @@ fn a_cluster_without_a_shared_volume_runs_a_tenant_on_s3() {
             "{how}: {}",
             String::from_utf8_lossy(&o.stderr)
         );
-        let written = rt.block_on(async {
-            ObjectStaging::open(&out, &server.options())
-                .expect("outputs")
-                .get("account_engagement.csv")
-                .await
-                .expect("published")
-        });
         let copy = local.path().join(how);
-        std::fs::write(&copy, written).expect("copy");
-        same(&expected, &copy);
+        std::fs::create_dir_all(&copy).expect("dir");
+        rt.block_on(async {
+            let written = ObjectStaging::open(&out, &server.options()).expect("outputs");
+            for file in ["account_engagement.csv", "run_report.json"] {
+                let bytes = written.get(file).await.expect("published");
+                std::fs::write(copy.join(file), bytes).expect("copy");
+            }
+        });
+        same(&expected, &copy.join("account_engagement.csv"));
     }
+    // The API reads the results from the bucket (no run history here):
+    // the same accounts as `rapport segment` on a copy.
+    let expr = "EngagementScore >= 50";
+    let cli = cluster.run(&[
+        "segment",
+        "--results",
+        local.path().join("cluster").to_str().expect("utf8"),
+        expr,
+    ]);
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let cli: Vec<String> = String::from_utf8_lossy(&cli.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let (status, body) = Cluster::http(
+        cluster.port,
+        "GET",
+        &format!(
+            "/runs/{cluster_run}/accounts?segment={}",
+            query_escape(expr)
+        ),
+        Some(OPERATOR_TOKEN),
+        "",
+    );
+    assert_eq!(status, 200, "{body}");
+    let api: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let api: Vec<String> = api["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_owned())
+        .collect();
+    assert!(!api.is_empty(), "{expr} matches some accounts");
+    assert_eq!(api, cli, "the API on the bucket and rapport segment");
     // A path on the workers' disk is outside their roots: refused at submit.
     let (_, o) = cluster.submit(&tenant, &local.path().join("x"), true);
     assert!(!o.status.success());

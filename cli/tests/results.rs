@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{example, Cluster, OPERATOR_TOKEN};
+use support::{example, query_escape, Cluster, OPERATOR_TOKEN};
 
 fn rapport(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rapport"))
@@ -144,15 +144,6 @@ fn cli_segment(results: &Path, expr: &str) -> Vec<String> {
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(str::to_owned)
-        .collect()
-}
-
-fn query_escape(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
         .collect()
 }
 

@@ -189,6 +189,7 @@ impl Coordinator {
         lease: Option<Lease>,
         options: CoordinatorOptions,
     ) -> Arc<Coordinator> {
+        let results = ResultsCache::new(backends.data_roots.stores().clone());
         Arc::new(Coordinator {
             leading: AtomicBool::new(lease.is_none()),
             backends,
@@ -200,7 +201,7 @@ impl Coordinator {
             executing: Mutex::new(HashMap::new()),
             left: Mutex::new(Vec::new()),
             metrics: Metrics::default(),
-            results: ResultsCache::default(),
+            results,
         })
     }
 

@@ -587,6 +587,16 @@ pub fn recovered(s: &serde_json::Value, what: &str) -> u64 {
     }
 }
 
+/// `text` escaped for a URL's query.
+pub fn query_escape(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 pub fn same(a: &Path, b: &Path) {
     let x = std::fs::read(a).expect("a");
     let y = std::fs::read(b).expect("b");
