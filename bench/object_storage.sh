@@ -16,7 +16,7 @@ WEED=$(command -v weed || echo "$(python3 -c "import sysconfig; print(sysconfig.
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 
 DIR=$(mktemp -d)
-trap 'kill $WEED_PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
+trap 'kill -9 $WEED_PID 2>/dev/null || true; rm -rf "$DIR"' EXIT
 cat > "$DIR/s3.json" <<'EOF'
 {"identities":[{"name":"bench","credentials":[{"accessKey":"bench","secretKey":"bench-secret"}],"actions":["Admin","Read","Write","List"]}]}
 EOF
