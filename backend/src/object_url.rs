@@ -258,26 +258,26 @@ pub fn open_store(
     };
     let built = match url.scheme {
         Scheme::S3 => {
-            let mut builder = AmazonS3Builder::new().with_bucket_name(&url.bucket);
-            for (key, value) in pairs.iter().filter(|(k, _)| k.starts_with("aws_")) {
-                match key.parse::<AmazonS3ConfigKey>() {
-                    Ok(key) => builder = builder.with_config(key, value),
-                    Err(_) if strict => return Err(unknown(key)),
-                    Err(_) => {}
-                }
-            }
-            builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            let keys: Vec<(AmazonS3ConfigKey, &str)> =
+                keys_of(&pairs, "aws_", strict).map_err(|k| unknown(&k))?;
+            keys.into_iter()
+                .fold(
+                    AmazonS3Builder::new().with_bucket_name(&url.bucket),
+                    |builder, (key, value)| builder.with_config(key, value),
+                )
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
         Scheme::Azure => {
-            let mut builder = MicrosoftAzureBuilder::new().with_container_name(&url.bucket);
-            for (key, value) in pairs.iter().filter(|(k, _)| k.starts_with("azure_")) {
-                match key.parse::<AzureConfigKey>() {
-                    Ok(key) => builder = builder.with_config(key, value),
-                    Err(_) if strict => return Err(unknown(key)),
-                    Err(_) => {}
-                }
-            }
-            builder.build().map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
+            let keys: Vec<(AzureConfigKey, &str)> =
+                keys_of(&pairs, "azure_", strict).map_err(|k| unknown(&k))?;
+            keys.into_iter()
+                .fold(
+                    MicrosoftAzureBuilder::new().with_container_name(&url.bucket),
+                    |builder, (key, value)| builder.with_config(key, value),
+                )
+                .build()
+                .map(|s| Arc::new(s) as Arc<dyn ObjectStore>)
         }
     };
     built.map_err(|e| {
@@ -287,6 +287,24 @@ pub fn open_store(
             describe(&e)
         ))
     })
+}
+
+/// The options whose keys start with `prefix`, parsed as the store's
+/// keys; an unknown one is skipped, or when `strict` returned as the error.
+fn keys_of<'a, K: std::str::FromStr>(
+    pairs: &'a [(String, String)],
+    prefix: &str,
+    strict: bool,
+) -> Result<Vec<(K, &'a str)>, String> {
+    let mut keys = Vec::new();
+    for (key, value) in pairs.iter().filter(|(k, _)| k.starts_with(prefix)) {
+        match key.parse::<K>() {
+            Ok(parsed) => keys.push((parsed, value.as_str())),
+            Err(_) if strict => return Err(key.clone()),
+            Err(_) => {}
+        }
+    }
+    Ok(keys)
 }
 
 /// What went wrong, in words that hold no endpoint, key or credential;
@@ -325,13 +343,14 @@ fn io_kind(error: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKi
     None
 }
 
-/// An error of `url` from the store: [`BackendError::Missing`] when the
-/// object is not there, else a store error naming `what` and the URL.
-pub fn store_error(what: &str, url: &str, error: &object_store::Error) -> BackendError {
-    match error {
-        object_store::Error::NotFound { .. } => BackendError::Missing(url.to_owned()),
-        other => BackendError::Store(format!("{what} {url}: {}", describe(other))),
-    }
+/// The store's error as an I/O error: [`describe`]'s words, of kind
+/// `NotFound` when the object is not there.
+pub fn io_error(error: &object_store::Error) -> std::io::Error {
+    let kind = match error {
+        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
+        _ => std::io::ErrorKind::Other,
+    };
+    std::io::Error::new(kind, describe(error))
 }
 
 #[cfg(test)]

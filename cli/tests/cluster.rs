@@ -570,24 +570,7 @@ fn a_cluster_without_a_shared_volume_runs_a_tenant_on_s3() {
         .lines()
         .map(str::to_owned)
         .collect();
-    let (status, body) = Cluster::http(
-        cluster.port,
-        "GET",
-        &format!(
-            "/runs/{cluster_run}/accounts?segment={}",
-            query_escape(expr)
-        ),
-        Some(OPERATOR_TOKEN),
-        "",
-    );
-    assert_eq!(status, 200, "{body}");
-    let api: serde_json::Value = serde_json::from_str(&body).expect("json");
-    let api: Vec<String> = api["accounts"]
-        .as_array()
-        .expect("accounts")
-        .iter()
-        .map(|v| v.as_str().expect("id").to_owned())
-        .collect();
+    let api = api_segment(cluster.port, &cluster_run, expr);
     assert!(!api.is_empty(), "{expr} matches some accounts");
     assert_eq!(api, cli, "the API on the bucket and rapport segment");
     // A path on the workers' disk is outside their roots: refused at submit.

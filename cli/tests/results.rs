@@ -9,7 +9,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use support::{example, query_escape, Cluster, OPERATOR_TOKEN};
+use support::{api_segment, example, query_escape, Cluster, OPERATOR_TOKEN};
 
 fn rapport(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_rapport"))
@@ -272,21 +272,7 @@ fn formats_history_and_segments_agree_on_both_backends() {
     let parquet = out.join("account_engagement.parquet");
     for expr in EXPRESSIONS {
         let cli = cli_segment(&out, expr);
-        let (status, body) = Cluster::http(
-            cluster.port,
-            "GET",
-            &format!("/runs/{rerun}/accounts?segment={}", query_escape(expr)),
-            Some(OPERATOR_TOKEN),
-            "",
-        );
-        assert_eq!(status, 200, "{expr}: {body}");
-        let api: serde_json::Value = serde_json::from_str(&body).expect("json");
-        let api: Vec<String> = api["accounts"]
-            .as_array()
-            .expect("accounts")
-            .iter()
-            .map(|v| v.as_str().expect("id").to_owned())
-            .collect();
+        let api = api_segment(cluster.port, &rerun, expr);
         assert_eq!(api, cli, "{expr}: the API and rapport segment");
         assert_eq!(
             duckdb_segment(&parquet, expr),

@@ -11,7 +11,7 @@
 
 use futures_util::TryStreamExt;
 use object_store::{ObjectStore, ObjectStoreExt};
-use rapport_backend::object_url::{describe, open_store, ObjectUrl};
+use rapport_backend::object_url::{io_error, open_store, ObjectUrl};
 use rapport_backend::DataRoots;
 use rapport_common::tenant::{ConfigError, Format};
 use rapport_formats::split_of;
@@ -202,13 +202,9 @@ async fn read_head(
 }
 
 fn unreadable(shown: &str, error: &object_store::Error) -> LoadError {
-    let kind = match error {
-        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
-        _ => std::io::ErrorKind::Other,
-    };
     LoadError::Unreadable {
         path: shown.to_owned(),
-        source: std::io::Error::new(kind, describe(error)),
+        source: io_error(error),
     }
 }
 

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 use rapport_backend::data_roots::{DataRoots, PathError};
-use rapport_backend::object_url::{describe, is_object_url, open_store, ObjectUrl};
+use rapport_backend::object_url::{io_error, is_object_url, open_store, ObjectUrl};
 use tokio::io::AsyncReadExt;
 use tracing::warn;
 
@@ -168,7 +168,7 @@ async fn upload(
 fn failed(what: &str, object: &ObjectUrl, e: &object_store::Error) -> WriteError {
     WriteError::Io {
         context: format!("{what} {object}"),
-        source: std::io::Error::other(describe(e)),
+        source: io_error(e),
     }
 }
 

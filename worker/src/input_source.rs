@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
-use rapport_backend::object_url::{describe, is_object_url, open_store};
+use rapport_backend::object_url::{io_error, is_object_url, open_store};
 use rapport_backend::DataRoots;
 
 /// An open input: a file, or an object and the next offset to read.
@@ -112,11 +112,8 @@ impl ObjectInput {
 }
 
 fn object_error(url: &str, error: &object_store::Error) -> std::io::Error {
-    let kind = match error {
-        object_store::Error::NotFound { .. } => std::io::ErrorKind::NotFound,
-        _ => std::io::ErrorKind::Other,
-    };
-    std::io::Error::new(kind, format!("{url}: {}", describe(error)))
+    let error = io_error(error);
+    std::io::Error::new(error.kind(), format!("{url}: {error}"))
 }
 
 #[cfg(test)]

@@ -587,6 +587,26 @@ pub fn recovered(s: &serde_json::Value, what: &str) -> u64 {
     }
 }
 
+/// The accounts `GET /runs/{run}/accounts?segment=EXPR` answers on the
+/// coordinator at `port` (asserting a 200).
+pub fn api_segment(port: u16, run: &str, expr: &str) -> Vec<String> {
+    let (status, body) = Cluster::http(
+        port,
+        "GET",
+        &format!("/runs/{run}/accounts?segment={}", query_escape(expr)),
+        Some(OPERATOR_TOKEN),
+        "",
+    );
+    assert_eq!(status, 200, "{expr}: {body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).expect("json");
+    answer["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .map(|v| v.as_str().expect("id").to_owned())
+        .collect()
+}
+
 /// `text` escaped for a URL's query.
 pub fn query_escape(text: &str) -> String {
     text.bytes()
