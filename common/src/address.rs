@@ -31,16 +31,18 @@ pub fn normalise_into(raw: &str, out: &mut String) -> bool {
 
 /// True when `address` holds exactly one `@` with text on both sides.
 pub fn is_valid(address: &str) -> bool {
-    let mut parts = address.split('@');
-    match (parts.next(), parts.next(), parts.next()) {
-        (Some(local), Some(domain), None) => !local.is_empty() && !domain.is_empty(),
-        _ => false,
+    let bytes = address.as_bytes();
+    match memchr::memchr(b'@', bytes) {
+        Some(at) => {
+            at > 0 && at + 1 < bytes.len() && memchr::memchr(b'@', &bytes[at + 1..]).is_none()
+        }
+        None => false,
     }
 }
 
 /// The domain part of a valid, normalised address.
 pub fn domain_of(address: &str) -> &str {
-    address.rsplit('@').next().unwrap_or_default()
+    memchr::memrchr(b'@', address.as_bytes()).map_or(address, |at| &address[at + 1..])
 }
 
 /// The domain, then each parent while it keeps at least two labels:

@@ -8,6 +8,8 @@
 //!   reject's offset lies in the file.
 //! - Files cut into shards (jsonl, Graph lines, mbox): two shards cut at
 //!   the middle read the same copies and rejects as the whole.
+//! - jsonl and Graph: wherever the JSON skimmer reads a line (or the
+//!   whole data), serde_json reads the same.
 //! - Whole files: a Graph list file cut after its first value into two
 //!   files; an iCalendar file with every content line folded again; a
 //!   message as an `.eml` file and as an mbox of one message.
@@ -97,6 +99,39 @@ pub fn run(format: Format, data: &[u8]) {
     }
     if format == Format::Mbox {
         check_eml_as_mbox(data, &ctx);
+    }
+    check_skimmer_agrees(format, data);
+}
+
+/// Wherever the JSON skimmer reads a line, or the whole data, serde_json
+/// reads the same.
+fn check_skimmer_agrees(format: Format, data: &[u8]) {
+    let texts = data
+        .split(|&b| b == b'\n')
+        .chain([data])
+        .filter_map(|t| std::str::from_utf8(t).ok());
+    for text in texts {
+        match format {
+            Format::Jsonl => {
+                if let Some(skimmed) = crate::jsonl_skim::skim_record(text) {
+                    assert_eq!(
+                        Some(skimmed),
+                        serde_json::from_str(text).ok(),
+                        "skimmed jsonl"
+                    );
+                }
+            }
+            Format::Graph => {
+                if let Some(skimmed) = crate::graph_skim::skim_resource(text) {
+                    assert_eq!(
+                        Some(skimmed),
+                        serde_json::from_str(text).ok(),
+                        "skimmed graph"
+                    );
+                }
+            }
+            _ => return,
+        }
     }
 }
 

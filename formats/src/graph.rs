@@ -2,10 +2,11 @@
 //! one resource a line, as Graph Data Connect writes them, or Graph list
 //! responses `{"value": [...]}`, one a line or pretty-printed.
 //!
-//! Like `jsonl`, the hot path deserialises into borrowed fields and lets
-//! serde skip everything else (`subject`, `body`, `bodyPreview`,
-//! `location`, ...). A resource the typed parse refuses is read again as a
-//! generic value to name the field at fault.
+//! Like `jsonl`, the hot path reads borrowed fields and skips everything
+//! else (`subject`, `body`, `bodyPreview`, `location`, ...): the skimmer
+//! ([`crate::graph_skim`]) reads most resources, serde_json the rest (list
+//! responses, escaped strings, what it refuses). A resource serde_json
+//! refuses is read again as a generic value to name the field at fault.
 
 use std::borrow::Cow;
 
@@ -22,93 +23,104 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use smallvec::SmallVec;
 
+use crate::graph_skim::skim_resource;
 use crate::zones::{local_to_epoch, parse_local_datetime, zone_named};
 
-#[derive(Deserialize)]
-struct Resource<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct Resource<'a> {
     /// Set on a list response: its resources.
     #[serde(borrow)]
-    value: Option<Vec<&'a RawValue>>,
+    pub(crate) value: Option<Vec<Item<'a>>>,
     #[serde(rename = "internetMessageId", borrow)]
-    internet_message_id: Option<Cow<'a, str>>,
+    pub(crate) internet_message_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    id: Option<Cow<'a, str>>,
+    pub(crate) id: Option<Cow<'a, str>>,
     #[serde(rename = "sentDateTime", borrow)]
-    sent_date_time: Option<Cow<'a, str>>,
+    pub(crate) sent_date_time: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    from: Option<Recipient<'a>>,
+    pub(crate) from: Option<Recipient<'a>>,
     #[serde(borrow)]
-    sender: Option<Recipient<'a>>,
+    pub(crate) sender: Option<Recipient<'a>>,
     #[serde(rename = "toRecipients", borrow)]
-    to: Option<Recipients<'a>>,
+    pub(crate) to: Option<Recipients<'a>>,
     #[serde(rename = "ccRecipients", borrow)]
-    cc: Option<Recipients<'a>>,
+    pub(crate) cc: Option<Recipients<'a>>,
     #[serde(rename = "bccRecipients", borrow)]
-    bcc: Option<Recipients<'a>>,
+    pub(crate) bcc: Option<Recipients<'a>>,
     #[serde(rename = "internetMessageHeaders", borrow)]
-    headers: Option<Vec<MessageHeader<'a>>>,
+    pub(crate) headers: Option<Vec<MessageHeader<'a>>>,
     #[serde(rename = "iCalUId", borrow)]
-    ical_uid: Option<Cow<'a, str>>,
+    pub(crate) ical_uid: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    start: Option<DateTimeTimeZone<'a>>,
+    pub(crate) start: Option<DateTimeTimeZone<'a>>,
     #[serde(borrow)]
-    end: Option<DateTimeTimeZone<'a>>,
+    pub(crate) end: Option<DateTimeTimeZone<'a>>,
     #[serde(borrow)]
-    organizer: Option<Recipient<'a>>,
+    pub(crate) organizer: Option<Recipient<'a>>,
     #[serde(borrow)]
-    attendees: Option<Vec<Attendee<'a>>>,
+    pub(crate) attendees: Option<Vec<Attendee<'a>>>,
     #[serde(rename = "isCancelled")]
-    is_cancelled: Option<bool>,
+    pub(crate) is_cancelled: Option<bool>,
     #[serde(rename = "isAllDay")]
-    is_all_day: Option<bool>,
+    pub(crate) is_all_day: Option<bool>,
     #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
 }
 
-type Recipients<'a> = SmallVec<[Recipient<'a>; 4]>;
+/// A resource of a list response, as its text (read when it is staged).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Item<'a>(pub(crate) &'a str);
 
-#[derive(Deserialize)]
-struct Recipient<'a> {
+impl<'de: 'a, 'a> Deserialize<'de> for Item<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Item<'a>, D::Error> {
+        <&RawValue>::deserialize(d).map(|raw| Item(raw.get()))
+    }
+}
+
+pub(crate) type Recipients<'a> = SmallVec<[Recipient<'a>; 4]>;
+
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct Recipient<'a> {
     #[serde(rename = "emailAddress", borrow)]
-    email_address: Option<EmailAddress<'a>>,
+    pub(crate) email_address: Option<EmailAddress<'a>>,
 }
 
-#[derive(Deserialize)]
-struct EmailAddress<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct EmailAddress<'a> {
     #[serde(borrow)]
-    address: Option<Cow<'a, str>>,
+    pub(crate) address: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct MessageHeader<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct MessageHeader<'a> {
     #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    pub(crate) name: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    value: Option<Cow<'a, str>>,
+    pub(crate) value: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct DateTimeTimeZone<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct DateTimeTimeZone<'a> {
     #[serde(rename = "dateTime", borrow)]
-    date_time: Option<Cow<'a, str>>,
+    pub(crate) date_time: Option<Cow<'a, str>>,
     #[serde(rename = "timeZone", borrow)]
-    time_zone: Option<Cow<'a, str>>,
+    pub(crate) time_zone: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct Attendee<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct Attendee<'a> {
     #[serde(rename = "emailAddress", borrow)]
-    email_address: Option<EmailAddress<'a>>,
+    pub(crate) email_address: Option<EmailAddress<'a>>,
     #[serde(borrow)]
-    status: Option<ResponseStatus<'a>>,
+    pub(crate) status: Option<ResponseStatus<'a>>,
     #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
-struct ResponseStatus<'a> {
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct ResponseStatus<'a> {
     #[serde(borrow)]
-    response: Option<Cow<'a, str>>,
+    pub(crate) response: Option<Cow<'a, str>>,
 }
 
 /// True when the first line of `head` is a whole JSON object that is not a
@@ -131,7 +143,9 @@ pub fn parse(record: RawRecord, directory: &Directory, sink: &mut IngestSink) {
     let bytes = record.bytes;
     // The common case, a record holding one value, in one pass.
     if let Ok(text) = std::str::from_utf8(bytes) {
-        if let Ok(resource) = serde_json::from_str::<Resource>(text) {
+        let resource =
+            skim_resource(text).map_or_else(|| serde_json::from_str::<Resource>(text), Ok);
+        if let Ok(resource) = resource {
             let offset = record.offset + (bytes.len() - trim_start(bytes).len()) as u64;
             return take_resource(resource, offset, bytes, record.offset, directory, sink);
         }
@@ -144,7 +158,7 @@ pub fn parse(record: RawRecord, directory: &Directory, sink: &mut IngestSink) {
         let mut resync = None;
         for item in stream.by_ref() {
             match item {
-                Ok(raw) => parse_value(raw, bytes, record.offset, directory, sink),
+                Ok(raw) => parse_value(raw.get(), bytes, record.offset, directory, sink),
                 Err(e) => {
                     resync = Some(e);
                     break;
@@ -177,17 +191,13 @@ fn offset_in(whole: &[u8], part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
 }
 
-fn parse_value(
-    raw: &RawValue,
-    whole: &[u8],
-    base: u64,
-    directory: &Directory,
-    sink: &mut IngestSink,
-) {
-    let offset = base + offset_in(whole, raw.get()) as u64;
-    match serde_json::from_str::<Resource>(raw.get()) {
+/// Reads one value, `text`, a slice of `whole`.
+fn parse_value(text: &str, whole: &[u8], base: u64, directory: &Directory, sink: &mut IngestSink) {
+    let offset = base + offset_in(whole, text) as u64;
+    let resource = skim_resource(text).map_or_else(|| serde_json::from_str::<Resource>(text), Ok);
+    match resource {
         Ok(resource) => take_resource(resource, offset, whole, base, directory, sink),
-        Err(_) => sink.reject(offset, classify(raw.get())),
+        Err(_) => sink.reject(offset, classify(text)),
     }
 }
 
@@ -202,7 +212,7 @@ fn take_resource(
 ) {
     if let Some(items) = resource.value {
         for item in items {
-            parse_value(item, whole, base, directory, sink);
+            parse_value(item.0, whole, base, directory, sink);
         }
         return;
     }

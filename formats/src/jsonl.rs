@@ -2,9 +2,10 @@
 //! line, parsed into a staged record ([`rapport_common::builders`]) or a
 //! [`Rejection`].
 //!
-//! The hot path deserialises into borrowed fields and never looks at content
-//! fields (serde skips them). Only a line that fails it is parsed again as a
-//! generic value, to name the field at fault.
+//! The hot path reads borrowed fields and never keeps content fields: the
+//! skimmer ([`crate::jsonl_skim`]) reads most lines, serde_json the rest
+//! (escaped strings, lines it refuses). Only a line serde_json refuses is
+//! parsed again as a generic value, to name the field at fault.
 
 use std::borrow::Cow;
 
@@ -16,54 +17,58 @@ use rapport_common::ingest::{records, IngestSink, ShardBytes};
 use rapport_common::record::ParsedCopy;
 use rapport_common::reject::{RejectReason as R, Rejection};
 use rapport_common::time::parse_rfc3339;
+
+use crate::jsonl_skim::skim_record;
 use serde::Deserialize;
 use serde_json::Value;
 use smallvec::SmallVec;
 
 /// Address lists as read: inline up to four, as most lists are (parsing
 /// allocates nothing for them then).
-type Addresses<'a> = SmallVec<[Cow<'a, str>; 4]>;
+pub(crate) type Addresses<'a> = SmallVec<[Cow<'a, str>; 4]>;
 
-#[derive(Deserialize)]
-struct RawRecord<'a> {
+/// A line's fields as read (by [`crate::jsonl_skim`] or serde_json).
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct RawRecord<'a> {
     #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    message_id: Option<Cow<'a, str>>,
+    pub(crate) message_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    sent_at: Option<Cow<'a, str>>,
+    pub(crate) sent_at: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    from: Option<Cow<'a, str>>,
+    pub(crate) from: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    to: Option<Addresses<'a>>,
+    pub(crate) to: Option<Addresses<'a>>,
     #[serde(borrow)]
-    cc: Option<Addresses<'a>>,
+    pub(crate) cc: Option<Addresses<'a>>,
     #[serde(borrow)]
-    bcc: Option<Addresses<'a>>,
+    pub(crate) bcc: Option<Addresses<'a>>,
     #[serde(borrow)]
-    in_reply_to: Option<Cow<'a, str>>,
+    pub(crate) in_reply_to: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    uid: Option<Cow<'a, str>>,
+    pub(crate) uid: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    start: Option<Cow<'a, str>>,
+    pub(crate) start: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    end: Option<Cow<'a, str>>,
+    pub(crate) end: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    organizer: Option<Cow<'a, str>>,
+    pub(crate) organizer: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    attendees: Option<Vec<RawAttendee<'a>>>,
-    cancelled: Option<bool>,
-    all_day: Option<bool>,
+    pub(crate) attendees: Option<Vec<RawAttendee<'a>>>,
+    pub(crate) cancelled: Option<bool>,
+    pub(crate) all_day: Option<bool>,
 }
 
-#[derive(Deserialize)]
-struct RawAttendee<'a> {
+/// An attendee's fields as read.
+#[derive(Debug, Default, PartialEq, Deserialize)]
+pub(crate) struct RawAttendee<'a> {
     #[serde(borrow)]
-    email: Option<Cow<'a, str>>,
+    pub(crate) email: Option<Cow<'a, str>>,
     #[serde(borrow)]
-    status: Option<Cow<'a, str>>,
+    pub(crate) status: Option<Cow<'a, str>>,
     #[serde(rename = "type", borrow)]
-    kind: Option<Cow<'a, str>>,
+    pub(crate) kind: Option<Cow<'a, str>>,
 }
 
 /// Reads attendee `status` (`accepted`, `tentative`, `declined`, `none`;
@@ -87,8 +92,12 @@ pub fn ingest(shard: &ShardBytes, directory: &Directory, sink: &mut IngestSink) 
 /// Parses one non-blank line.
 pub fn parse_line<'a>(line: &'a [u8], directory: &Directory) -> Result<ParsedCopy<'a>, Rejection> {
     // One UTF-8 check for the line is cheaper than one per string field.
+    // The skimmer reads most lines; serde_json reads (or refuses) the rest.
     let parsed = match std::str::from_utf8(line) {
-        Ok(text) => serde_json::from_str::<RawRecord>(text),
+        Ok(text) => match skim_record(text) {
+            Some(raw) => Ok(raw),
+            None => serde_json::from_str::<RawRecord>(text),
+        },
         Err(_) => serde_json::from_slice::<RawRecord>(line),
     };
     match parsed {

@@ -21,10 +21,13 @@ pub mod address_list;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod graph;
+mod graph_skim;
 pub mod ics;
 pub mod jsonl;
+mod jsonl_skim;
 pub mod mail;
 pub mod mbox;
+mod skim;
 #[cfg(test)]
 mod test_directory;
 pub mod zones;
