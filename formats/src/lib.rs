@@ -12,6 +12,9 @@
 //!   [`address_list`] for its address headers.
 //! - [`ics`] — iCalendar events and their recurrences.
 //! - [`zones`] — time zone names (IANA, Windows) and local times.
+//! - `skim`, `jsonl_skim`, `graph_skim` — the JSON formats' fast path: a
+//!   skimmer that reads the kept fields of most records and leaves the
+//!   rest to serde_json.
 //!
 //! [`ingest_shard`] runs the right parser over a shard, [`capture_shard`]
 //! reads copies of some records again with their text, and [`split_of`]
