@@ -225,18 +225,19 @@ async fn aggregate_job(
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
     let me = Consumer::Job(job(Phase::Aggregate, part));
-    let mut copies: Vec<StagedCopy> = Vec::new();
     let inputs = fetch_for(backends, &ctx, me).await?;
-    for (producer, r, bytes) in inputs {
-        decode_staged(&bytes, &mut copies).map_err(|e| JobError::Lost {
-            producer,
-            blob: r.path.clone(),
-            why: format!("unreadable: {e}"),
-        })?;
-    }
     let c = ctx.clone();
     let roots = backends.data_roots.clone();
     let out = blocking(move || -> Result<_, JobError> {
+        // Decoded here: CPU work, off the async threads.
+        let mut copies: Vec<StagedCopy> = Vec::new();
+        for (producer, r, bytes) in inputs {
+            decode_staged(&bytes, &mut copies).map_err(|e| JobError::Lost {
+                producer,
+                blob: r.path.clone(),
+                why: format!("unreadable: {e}"),
+            })?;
+        }
         sort_copies(&mut copies);
         // Copies that tie on what staging holds: read their records again.
         let conflicts = conflicts(&copies);
