@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use rapport_tests::files_below;
 use rapport_tests::secrets::assert_no_secret_of;
 
 fn rapport(args: &[&str]) -> Output {
@@ -332,21 +333,13 @@ fn the_three_formats_of_one_seed_give_the_same_results() {
 
 /// Every file under `dir`, by relative path.
 fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut files = Vec::new();
-    let mut dirs = vec![dir.to_path_buf()];
-    while let Some(d) = dirs.pop() {
-        for entry in std::fs::read_dir(&d).expect("dir") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else {
-                let rel = path.strip_prefix(dir).expect("inside").to_path_buf();
-                files.push((rel, std::fs::read(&path).expect("file")));
-            }
-        }
-    }
-    files.sort();
-    files
+    files_below(dir)
+        .into_iter()
+        .map(|rel| {
+            let bytes = std::fs::read(dir.join(&rel)).expect("file");
+            (rel, bytes)
+        })
+        .collect()
 }
 
 /// Same seed, same bytes, in every format.

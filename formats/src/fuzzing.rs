@@ -112,26 +112,24 @@ fn check_skimmer_agrees(format: Format, data: &[u8]) {
         .filter_map(|t| std::str::from_utf8(t).ok());
     for text in texts {
         match format {
-            Format::Jsonl => {
-                if let Some(skimmed) = crate::jsonl_skim::skim_record(text) {
-                    assert_eq!(
-                        Some(skimmed),
-                        serde_json::from_str(text).ok(),
-                        "skimmed jsonl"
-                    );
-                }
-            }
-            Format::Graph => {
-                if let Some(skimmed) = crate::graph_skim::skim_resource(text) {
-                    assert_eq!(
-                        Some(skimmed),
-                        serde_json::from_str(text).ok(),
-                        "skimmed graph"
-                    );
-                }
-            }
+            Format::Jsonl => agrees(crate::jsonl_skim::skim_record(text), text),
+            Format::Graph => agrees(crate::graph_skim::skim_resource(text), text),
             _ => return,
         }
+    }
+}
+
+/// What the skimmer read of `text`, if anything, is what serde_json reads.
+fn agrees<'a, T>(skimmed: Option<T>, text: &'a str)
+where
+    T: serde::Deserialize<'a> + PartialEq + std::fmt::Debug,
+{
+    if let Some(skimmed) = skimmed {
+        assert_eq!(
+            Some(skimmed),
+            serde_json::from_str(text).ok(),
+            "skimmed {text:?}"
+        );
     }
 }
 

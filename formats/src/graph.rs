@@ -143,9 +143,7 @@ pub fn parse(record: RawRecord, directory: &Directory, sink: &mut IngestSink) {
     let bytes = record.bytes;
     // The common case, a record holding one value, in one pass.
     if let Ok(text) = std::str::from_utf8(bytes) {
-        let resource =
-            skim_resource(text).map_or_else(|| serde_json::from_str::<Resource>(text), Ok);
-        if let Ok(resource) = resource {
+        if let Ok(resource) = read_resource(text) {
             let offset = record.offset + (bytes.len() - trim_start(bytes).len()) as u64;
             return take_resource(resource, offset, bytes, record.offset, directory, sink);
         }
@@ -191,11 +189,16 @@ fn offset_in(whole: &[u8], part: &str) -> usize {
     (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize)
 }
 
+/// The resource (or list response) `text` holds: the skimmer's reading,
+/// else serde_json's.
+fn read_resource(text: &str) -> Result<Resource<'_>, serde_json::Error> {
+    skim_resource(text).map_or_else(|| serde_json::from_str(text), Ok)
+}
+
 /// Reads one value, `text`, a slice of `whole`.
 fn parse_value(text: &str, whole: &[u8], base: u64, directory: &Directory, sink: &mut IngestSink) {
     let offset = base + offset_in(whole, text) as u64;
-    let resource = skim_resource(text).map_or_else(|| serde_json::from_str::<Resource>(text), Ok);
-    match resource {
+    match read_resource(text) {
         Ok(resource) => take_resource(resource, offset, whole, base, directory, sink),
         Err(_) => sink.reject(offset, classify(text)),
     }

@@ -11,8 +11,8 @@
 //! [`MAX_DEPTH`] is not for the skimmer either. Inputs are `&str`, so every
 //! slice cut at an ASCII quote is valid UTF-8.
 //!
-//! Callers must refuse what serde's derive refuses: a known field given
-//! twice ([`Seen`]), a value of another type.
+//! Callers must refuse what serde's derive refuses: a value of another
+//! type (a known field given twice, [`Skim::fields`] refuses).
 
 use std::borrow::Cow;
 
@@ -77,62 +77,85 @@ impl<'a> Skim<'a> {
         Some(&self.text[start..end])
     }
 
-    /// `null`, or a string without escapes.
-    pub fn opt_str(&mut self) -> Option<Option<Cow<'a, str>>> {
+    /// `null`, or what `read` reads.
+    pub fn or_null<T>(
+        &mut self,
+        read: impl FnOnce(&mut Skim<'a>) -> Option<T>,
+    ) -> Option<Option<T>> {
         if self.literal(b"null") {
             return Some(None);
         }
-        self.str().map(|s| Some(Cow::Borrowed(s)))
+        read(self).map(Some)
+    }
+
+    /// `null`, or a string without escapes.
+    pub fn opt_str(&mut self) -> Option<Option<Cow<'a, str>>> {
+        self.or_null(|s| s.str().map(Cow::Borrowed))
     }
 
     /// `null`, `true` or `false`.
     pub fn opt_bool(&mut self) -> Option<Option<bool>> {
-        if self.literal(b"null") {
-            Some(None)
-        } else if self.literal(b"true") {
-            Some(Some(true))
-        } else if self.literal(b"false") {
-            Some(Some(false))
-        } else {
-            None
-        }
+        self.or_null(|s| {
+            if s.literal(b"true") {
+                Some(true)
+            } else if s.literal(b"false") {
+                Some(false)
+            } else {
+                None
+            }
+        })
     }
 
-    /// Takes `null` if it is next.
-    pub fn null(&mut self) -> bool {
-        self.literal(b"null")
+    /// An object of known and other fields: `field` is called with each
+    /// key, at its value, and reads a known field's value and says its
+    /// number (below 64), or skips another's and says `None` ([`Skim::other`]).
+    /// A known field given twice is refused, as serde's derive refuses it.
+    pub fn fields(
+        &mut self,
+        mut field: impl FnMut(&mut Skim<'a>, &'a str) -> Option<Option<u32>>,
+    ) -> Option<()> {
+        let mut seen = 0u64;
+        self.object(|s, key| {
+            if let Some(n) = field(s, key)? {
+                let bit = 1u64 << n;
+                (seen & bit == 0).then(|| seen |= bit)?;
+            }
+            Some(())
+        })
+    }
+
+    /// Skips the value of a field that is not read (for [`Skim::fields`]).
+    pub fn other(&mut self) -> Option<Option<u32>> {
+        self.skip().map(|()| None)
+    }
+
+    /// An array: `item` is called at each element and must take it.
+    pub fn array(&mut self, item: impl FnMut(&mut Skim<'a>) -> Option<()>) -> Option<()> {
+        self.sequence(b'[', b']', item)
     }
 
     /// An object: `field` is called with each key, at its value, and must
     /// take the value.
-    pub fn object(
+    fn object(
         &mut self,
         mut field: impl FnMut(&mut Skim<'a>, &'a str) -> Option<()>,
     ) -> Option<()> {
-        self.expect(b'{')?;
-        if self.peek()? == b'}' {
-            self.pos += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.str()?;
-            self.expect(b':')?;
-            field(self, key)?;
-            match self.peek()? {
-                b',' => self.pos += 1,
-                b'}' => {
-                    self.pos += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        self.sequence(b'{', b'}', |s| {
+            let key = s.str()?;
+            s.expect(b':')?;
+            field(s, key)
+        })
     }
 
-    /// An array: `item` is called at each element and must take it.
-    pub fn array(&mut self, mut item: impl FnMut(&mut Skim<'a>) -> Option<()>) -> Option<()> {
-        self.expect(b'[')?;
-        if self.peek()? == b']' {
+    /// `open`, items separated by commas, `close`.
+    fn sequence(
+        &mut self,
+        open: u8,
+        close: u8,
+        mut item: impl FnMut(&mut Skim<'a>) -> Option<()>,
+    ) -> Option<()> {
+        self.expect(open)?;
+        if self.peek()? == close {
             self.pos += 1;
             return Some(());
         }
@@ -140,7 +163,7 @@ impl<'a> Skim<'a> {
             item(self)?;
             match self.peek()? {
                 b',' => self.pos += 1,
-                b']' => {
+                b if b == close => {
                     self.pos += 1;
                     return Some(());
                 }
@@ -234,6 +257,13 @@ impl<'a> Skim<'a> {
     }
 }
 
+/// Puts a known field's value, if read, in `slot` and says the field's
+/// number (for [`Skim::fields`]).
+pub fn known<T>(number: u32, value: Option<T>, slot: &mut T) -> Option<Option<u32>> {
+    *slot = value?;
+    Some(Some(number))
+}
+
 /// How many bytes at the start of `bytes` a string holds as they are: up
 /// to the first `"`, `\\` or control byte (all of `bytes` if none). Eight
 /// bytes at a time: a byte's flag is exact up to the first byte flagged, so
@@ -258,19 +288,6 @@ fn plain_len(bytes: &[u8]) -> usize {
         .iter()
         .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
         .unwrap_or(bytes.len() - i)
-}
-
-/// The known fields an object has given, to refuse one given twice as
-/// serde's derive does.
-#[derive(Default)]
-pub struct Seen(u64);
-
-impl Seen {
-    /// Marks field `index` (below 64); `None` if it was given before.
-    pub fn first(&mut self, index: u32) -> Option<()> {
-        let bit = 1u64 << index;
-        (self.0 & bit == 0).then(|| self.0 |= bit)
-    }
 }
 
 #[cfg(test)]
@@ -359,10 +376,46 @@ mod tests {
     }
 
     #[test]
-    fn a_field_given_twice_is_seen() {
-        let mut seen = Seen::default();
-        assert!(seen.first(3).is_some());
-        assert!(seen.first(4).is_some());
-        assert!(seen.first(3).is_none());
+    fn a_known_field_given_twice_is_refused() {
+        let known = |text: &str| {
+            let (mut a, mut b) = (None, None);
+            Skim::new(text).fields(|s, key| match key {
+                "a" => known(3, s.opt_str(), &mut a),
+                "b" => known(4, s.opt_str(), &mut b),
+                _ => s.other(),
+            })
+        };
+        assert!(known(r#"{"a":"x","b":null,"c":1,"c":2}"#).is_some());
+        assert!(known(r#"{"a":"x","b":null,"a":null}"#).is_none());
+    }
+}
+
+/// Records near valid ones, for checking the skimmers against serde_json.
+#[cfg(test)]
+pub(crate) mod mutations {
+    use proptest::prelude::*;
+
+    /// One of `texts` with one byte cut, doubled, replaced or inserted (a
+    /// byte JSON is made of, or a control byte).
+    pub(crate) fn near(texts: &'static [&'static str]) -> impl Strategy<Value = Vec<u8>> {
+        (
+            0..texts.len(),
+            any::<prop::sample::Index>(),
+            0..4u8,
+            prop::sample::select(b" \t\"\\,:[]{}0-.eEnulltrufals7@x\x01".to_vec()),
+        )
+            .prop_map(move |(text, at, edit, byte)| {
+                let mut bytes = texts[text].as_bytes().to_vec();
+                let i = at.index(bytes.len());
+                match edit {
+                    0 => {
+                        bytes.remove(i);
+                    }
+                    1 => bytes.insert(i, bytes[i]),
+                    2 => bytes[i] = byte,
+                    _ => bytes.insert(i, byte),
+                }
+                bytes
+            })
     }
 }

@@ -15,6 +15,7 @@ use rapport_generator::convert::TargetFormat;
 
 use crate::formats::converted;
 use crate::util::*;
+use rapport_tests::files_below;
 use rapport_tests::object_servers::ObjectServer;
 
 /// The files of a set compared byte for byte.
@@ -27,22 +28,10 @@ const COMPARED: [&str; 3] = [
 /// Copies every file below `dir` to `url` (keys relative to `dir`).
 async fn upload_folder(stores: &StoreOptions, dir: &Path, url: &str) {
     let target = ObjectStaging::open(url, stores).expect("bucket");
-    let mut pending = vec![dir.to_owned()];
-    while let Some(folder) = pending.pop() {
-        for entry in std::fs::read_dir(&folder).expect("folder") {
-            let path = entry.expect("entry").path();
-            if path.is_dir() {
-                pending.push(path);
-                continue;
-            }
-            let key = path
-                .strip_prefix(dir)
-                .expect("below")
-                .to_string_lossy()
-                .into_owned();
-            let bytes = std::fs::read(&path).expect("file");
-            target.put(&key, bytes).await.expect("uploaded");
-        }
+    for rel in files_below(dir) {
+        let bytes = std::fs::read(dir.join(&rel)).expect("file");
+        let key = rel.to_string_lossy().into_owned();
+        target.put(&key, bytes).await.expect("uploaded");
     }
 }
 
