@@ -23,9 +23,9 @@ pub fn context_path(run: &str) -> String {
     format!("runs/{run}/context")
 }
 
-/// Staged copies of key partition `kp` from ingest job `group`.
-pub fn ingest_path(run: &str, kp: u32, group: u32) -> String {
-    format!("runs/{run}/ingest/{kp:04}/{group:05}")
+/// Staged copies of key partition `kp` from batch `batch` of ingest job `group`.
+pub fn ingest_path(run: &str, kp: u32, group: u32, batch: u32) -> String {
+    format!("runs/{run}/ingest/{kp:04}/{group:05}-{batch:04}")
 }
 
 /// Chunk `chunk` of the rejects of ingest job `group` (sorted).
@@ -201,7 +201,7 @@ mod tests {
 
     #[test]
     fn paths_and_slots_are_spelled_once() {
-        assert_eq!(ingest_path("r", 3, 12), "runs/r/ingest/0003/00012");
+        assert_eq!(ingest_path("r", 3, 12, 1), "runs/r/ingest/0003/00012-0001");
         assert_eq!(probes_path("r", 1, 2), "runs/r/probes/0001/0002");
         let source = Job {
             phase: Phase::Replies,

@@ -328,6 +328,10 @@ pub struct RunArgs {
     /// Account partitions (how the work is cut; the output is the same).
     #[arg(long, hide = true)]
     pub account_partitions: Option<u32>,
+    /// Staged bytes an ingest job holds before it stages them (how the
+    /// work is cut; the output is the same).
+    #[arg(long, hide = true)]
+    pub staged_batch_bytes: Option<u64>,
     /// Output formats besides the CSV, as csv,parquet,jsonl.
     #[arg(long, default_value = "csv")]
     pub formats: String,

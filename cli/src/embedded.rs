@@ -32,6 +32,7 @@ pub async fn run_command(args: RunArgs) -> Result<(), CliError> {
         shard_bytes: args.shard_bytes,
         key_partitions: args.key_partitions,
         account_partitions: args.account_partitions,
+        staged_batch_bytes: args.staged_batch_bytes,
         ..PlanOptions::default()
     };
     let outputs = Outputs {

@@ -35,7 +35,26 @@ fn cluster_output_equals_embedded_with_1_2_and_4_workers() {
         let (_, o) = cluster.submit(&config, &out, true);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
         same(&expected, &out.join("account_engagement.csv"));
+        // Long-running processes run with their allocator tuning.
+        let coordinator = cluster.coordinator.as_ref().expect("coordinator");
+        assert!(environment(coordinator).contains(&"MIMALLOC_ALLOW_THP=0".to_owned()));
+        for worker in &cluster.workers {
+            let env = environment(worker);
+            for tuned in ["MIMALLOC_ALLOW_THP=0", "MIMALLOC_PURGE_DELAY=0"] {
+                assert!(env.contains(&tuned.to_owned()), "{tuned} not in {env:?}");
+            }
+        }
     }
+}
+
+/// The environment a process runs with now (after it re-executed itself).
+fn environment(child: &std::process::Child) -> Vec<String> {
+    let bytes = std::fs::read(format!("/proc/{}/environ", child.id())).expect("environ");
+    bytes
+        .split(|b| *b == 0)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+        .filter(|v| v.starts_with("MIMALLOC_"))
+        .collect()
 }
 
 /// The examples written as Graph and as mail exports, and the tenant

@@ -367,6 +367,7 @@ mod tests {
             shard_groups: vec![],
             key_partitions: 1,
             account_partitions: 1,
+            staged_batch_bytes: 1 << 20,
         }
     }
 

@@ -15,10 +15,13 @@ use crate::time::day_of;
 /// carry the run's epoch, staged blobs are handed on by checked refs. 5:
 /// partials are staged and handed on by refs, replies jobs join groups of
 /// key partitions, the writer's hand-offs come in sorted chunks (issue 12).
+/// 6: the run context says how many staged bytes an ingest job holds
+/// before it stages them, and an ingest job hands each key partition a
+/// blob per batch.
 ///
 /// Every version begins with the version and the run id, so a worker of
 /// any version can tell whose job it cannot take ([`JobEnvelope::decode`]).
-pub const JOB_MESSAGE_VERSION: u16 = 5;
+pub const JOB_MESSAGE_VERSION: u16 = 6;
 
 /// Where a file's records begin, which says where shards may cut it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +100,9 @@ pub struct RunContext {
     pub key_partitions: u32,
     /// Partitions of the sorted account list (reduce and score jobs).
     pub account_partitions: u32,
+    /// Staged bytes an ingest job holds before it stages them (a blob per
+    /// key partition), so its memory does not grow with its shard.
+    pub staged_batch_bytes: u64,
 }
 
 impl RunContext {

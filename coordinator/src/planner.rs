@@ -41,6 +41,16 @@ impl JobSize {
             JobSize::Embedded => 8192,
         }
     }
+
+    /// Staged bytes an ingest job holds before it stages them. Shards of
+    /// up to 32 MB stage once; the larger shards of a tenant past 8 GB
+    /// stage in batches, so an ingest job's memory stays flat.
+    pub fn staged_batch_bytes(self) -> u64 {
+        match self {
+            JobSize::Cluster => 16 * 1024 * 1024,
+            JobSize::Embedded => 64 * 1024 * 1024,
+        }
+    }
 }
 
 /// How to cut the work; `None` picks from the input size.
@@ -54,6 +64,8 @@ pub struct PlanOptions {
     pub key_partitions: Option<u32>,
     /// Account partitions.
     pub account_partitions: Option<u32>,
+    /// Staged bytes an ingest job holds before it stages them.
+    pub staged_batch_bytes: Option<u64>,
 }
 
 /// The run context of a new run of `tenant`.
@@ -93,6 +105,10 @@ pub fn plan_run(run_id: &str, tenant: &LoadedTenant, options: PlanOptions) -> Ru
         shard_groups,
         key_partitions,
         account_partitions,
+        staged_batch_bytes: options
+            .staged_batch_bytes
+            .unwrap_or_else(|| size.staged_batch_bytes())
+            .max(1),
     }
 }
 

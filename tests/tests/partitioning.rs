@@ -1,4 +1,5 @@
-//! Output independent of partitioning, workers and job order, and of jobs
+//! Output independent of partitioning (shards, key and account partitions,
+//! the batches ingest jobs stage), workers and job order, and of jobs
 //! delivered twice (property tests over a small input space): a generated
 //! tenant whose copies differ as real mailboxes' do, in jsonl, Graph and
 //! mail form, and the tenant whose copies tie (read again for their text),
@@ -71,7 +72,7 @@ fn check_plan(kind: Backend, cases: u32) {
         .build()
         .expect("runtime");
     proptest!(ProptestConfig::with_cases(cases), |(tenant in 0usize..4, sixty_fourths in 1u64..=64, kp in 1u32..9,
-                                                    ap in 1u32..7, workers in 1usize..4, seed in any::<u64>(), duplicate in any::<bool>())| {
+                                                    ap in 1u32..7, batch in 1u64..65_536, workers in 1usize..4, seed in any::<u64>(), duplicate in any::<bool>())| {
         let (config, expected, largest) = tenants[tenant].clone();
         // Shards from 1/64 of the largest file to all of it.
         let shard = (largest * sixty_fourths / 64).max(1);
@@ -80,11 +81,11 @@ fn check_plan(kind: Backend, cases: u32) {
             let mut backends = b.backends.clone();
             backends.queue = Arc::new(ShufflingQueue { inner: backends.queue.clone(), seed, duplicate });
             let out = tempfile::tempdir().expect("out");
-            let plan = PlanOptions { shard_bytes: Some(shard), key_partitions: Some(kp), account_partitions: Some(ap), ..PlanOptions::default() };
+            let plan = PlanOptions { shard_bytes: Some(shard), key_partitions: Some(kp), account_partitions: Some(ap), staged_batch_bytes: Some(batch), ..PlanOptions::default() };
             run_on(&backends, &config, out.path(), RunOptions { plan, workers: Some(workers) }).await.expect("run");
             std::fs::read_to_string(out.path().join("account_engagement.csv")).expect("csv")
         });
-        prop_assert!(actual == expected, "output differs for tenant={tenant} shard={shard} kp={kp} ap={ap} workers={workers} seed={seed} duplicate={duplicate}");
+        prop_assert!(actual == expected, "output differs for tenant={tenant} shard={shard} kp={kp} ap={ap} batch={batch} workers={workers} seed={seed} duplicate={duplicate}");
     });
 }
 

@@ -12,9 +12,8 @@ use rapport_backend::handoff::{
     fetch, fetch_for, put_blob, read_refs, read_slot_for, refs_write, HandoffError,
 };
 use rapport_backend::layout::{
-    self, context_path, csv_path, ingest_path, originals_path, partials_path, probes_path,
-    ref_producers, refs_slot, rejects_path, rows_path, BlobRef, Consumer, COUNTERS_SLOT,
-    HISTOGRAMS_SLOT, REJECTS_PER_CHUNK, SCORED_CHUNK_BYTES,
+    self, context_path, csv_path, originals_path, partials_path, probes_path, ref_producers,
+    refs_slot, rows_path, BlobRef, Consumer, COUNTERS_SLOT, HISTOGRAMS_SLOT, SCORED_CHUNK_BYTES,
 };
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
@@ -23,14 +22,12 @@ use rapport_common::counters::RunCounters;
 use rapport_common::merge::{conflicts, sort_copies, Winners};
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
-use rapport_common::record::{decode_staged, ShardId, StagedCopy};
+use rapport_common::record::{decode_staged, StagedCopy};
 use rapport_common::reduce::{reduce_merged, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
 
-use rapport_formats::{ingest_shard, FormatContext};
-
-use crate::shard_reader::{for_each_piece, PIECE_BYTES};
+use crate::ingest_job::ingest;
 use crate::tie_reader::read_winners;
 
 /// Why a job did not complete.
@@ -131,14 +128,14 @@ async fn blocking<T: Send + 'static>(
         .map_err(|e| JobError::Permanent(format!("job panicked: {e}")))
 }
 
-fn counters_write(counters: &RunCounters) -> SlotWrite {
+pub(crate) fn counters_write(counters: &RunCounters) -> SlotWrite {
     SlotWrite {
         slot: COUNTERS_SLOT.to_owned(),
         blob: layout::encode(counters),
     }
 }
 
-fn job(phase: Phase, part: u32) -> Job {
+pub(crate) fn job(phase: Phase, part: u32) -> Job {
     Job { phase, part }
 }
 
@@ -155,67 +152,6 @@ pub async fn execute(
         Phase::Reduce => reduce_job(backends, ctx, job.part).await,
         Phase::Score => score_job(backends, ctx, job.part).await,
     }
-}
-
-async fn ingest(
-    backends: &Backends,
-    ctx: Arc<RunContext>,
-    part: u32,
-) -> Result<Vec<SlotWrite>, JobError> {
-    let group = ctx
-        .shard_groups
-        .get(part as usize)
-        .cloned()
-        .ok_or_else(|| JobError::Permanent(format!("no shard group {part} in the plan")))?;
-    let run = ctx.run_id.clone();
-    let c = ctx.clone();
-    let roots = backends.data_roots.clone();
-    let out = blocking(move || -> Result<_, JobError> {
-        let format_ctx = FormatContext::of(&c);
-        let mut partitions = vec![Vec::new(); c.key_partitions.max(1) as usize];
-        let mut rejects = Vec::new();
-        let mut counters = RunCounters::default();
-        for (index, shard) in group.iter().enumerate() {
-            let id = ShardId {
-                group: part,
-                index: index as u32,
-            };
-            if let Some(reject) = shard.too_large() {
-                counters.count_reject(reject.reason);
-                rejects.push(reject);
-                continue;
-            }
-            for_each_piece(&roots, shard, id, PIECE_BYTES, |bytes| {
-                let out = ingest_shard(bytes, shard.format, &format_ctx);
-                for (all, blob) in partitions.iter_mut().zip(out.partitions) {
-                    all.extend_from_slice(&blob);
-                }
-                rejects.extend(out.rejects);
-                counters.merge(&out.counters);
-            })
-            .map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
-        }
-        Ok((partitions, rejects, counters))
-    })
-    .await??;
-    let (partitions, rejects, counters) = out;
-    let mut writes = vec![counters_write(&counters)];
-    for (kp, blob) in partitions.into_iter().enumerate() {
-        let kp = kp as u32;
-        let r = put_blob(&*backends.staging, ingest_path(&run, kp, part), blob).await?;
-        let consumer = Consumer::Job(job(Phase::Aggregate, kp));
-        writes.push(refs_write(refs_slot(consumer), &[r]));
-    }
-    // Sorted and chunked, for the writer's merge of every job's rejects.
-    let mut rejects = rejects;
-    rejects.sort_unstable();
-    let mut reject_refs = Vec::new();
-    for (i, chunk) in rejects.chunks(REJECTS_PER_CHUNK).enumerate() {
-        let path = rejects_path(&run, part, i);
-        reject_refs.push(put_blob(&*backends.staging, path, layout::encode(&chunk)).await?);
-    }
-    writes.push(refs_write(refs_slot(Consumer::Writer), &reject_refs));
-    Ok(writes)
 }
 
 async fn aggregate_job(

@@ -5,11 +5,13 @@
 //! # Layout
 //! - [`consumer`] — the loop over deliveries, retries and shutdown.
 //! - [`jobs`] — the body of each phase's job (I/O around the pure step).
+//! - [`ingest_job`] — the ingest job, which stages its output in batches.
 //! - [`shard_reader`] — reading a shard's byte range from an input file.
 //! - [`input_source`] — an input as a local file or an object read by ranges.
 //! - [`tie_reader`] — reading again the records of copies that tie.
 
 pub mod consumer;
+pub mod ingest_job;
 pub mod input_source;
 pub mod jobs;
 pub mod shard_reader;
