@@ -20,7 +20,7 @@ use rapport_common::reject::RejectLine;
 use rapport_formats::{ingest_shard, FormatContext};
 use tokio::sync::mpsc;
 
-use crate::jobs::{counters_write, job, JobError};
+use crate::jobs::{counters_write, job, panicked, JobError};
 use crate::shard_reader::{for_each_piece, PIECE_BYTES};
 
 /// Staged bytes by key partition, staged together.
@@ -142,9 +142,7 @@ pub async fn ingest(
         }
         batch += 1;
     }
-    let (mut rejects, counters) = reading
-        .await
-        .map_err(|e| JobError::Permanent(format!("job panicked: {e}")))??;
+    let (mut rejects, counters) = reading.await.map_err(panicked)??;
     let mut writes = vec![counters_write(&counters)];
     for (kp, refs) in refs.iter().enumerate() {
         let consumer = Consumer::Job(job(Phase::Aggregate, kp as u32));

@@ -123,9 +123,12 @@ impl ContextCache {
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, JobError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| JobError::Permanent(format!("job panicked: {e}")))
+    tokio::task::spawn_blocking(f).await.map_err(panicked)
+}
+
+/// A job whose blocking step panicked cannot succeed.
+pub(crate) fn panicked(e: tokio::task::JoinError) -> JobError {
+    JobError::Permanent(format!("job panicked: {e}"))
 }
 
 pub(crate) fn counters_write(counters: &RunCounters) -> SlotWrite {
