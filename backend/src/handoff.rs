@@ -106,7 +106,11 @@ pub async fn fetch(
         blob: blob.path.clone(),
         why,
     };
-    match staging.get(&blob.path).await {
+    let read = match blob.part_at {
+        Some(at) => staging.get_range(&blob.path, at..at + blob.size).await,
+        None => staging.get(&blob.path).await,
+    };
+    match read {
         Ok(bytes) => match blob.mismatch(&bytes) {
             None => Ok(bytes),
             Some(why) => Err(lost(why)),
@@ -225,6 +229,32 @@ mod tests {
                 text.contains("runs/r/x") && text.contains("ingest-0000") && text.contains(why),
                 "{text}"
             );
+        }
+
+        // A part of a blob comes back by itself, checked the same way.
+        let part = BlobRef::part_of("runs/r/p", 3, b"der");
+        let whole = BlobRef::part_of("runs/r/p", 0, b"lad");
+        staging
+            .put("runs/r/p", b"ladder".to_vec())
+            .await
+            .expect("put");
+        assert_eq!(
+            fetch(&staging, PRODUCER, &part).await.expect("part"),
+            b"der"
+        );
+        assert_eq!(
+            fetch(&staging, PRODUCER, &whole).await.expect("part"),
+            b"lad"
+        );
+        for (damage, why) in [
+            (&b"ladde"[..], "2 bytes"),
+            (b"ladDER", "differ"),
+            (b"la", "0 bytes"),
+        ] {
+            staging.put("runs/r/p", damage.to_vec()).await.expect("put");
+            let err = fetch(&staging, PRODUCER, &part).await.expect_err("lost");
+            assert!(matches!(&err, HandoffError::Lost { .. }), "{err}");
+            assert!(err.to_string().contains(why), "{err}");
         }
 
         // A producer that handed nothing is lost output too.

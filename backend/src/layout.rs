@@ -23,9 +23,10 @@ pub fn context_path(run: &str) -> String {
     format!("runs/{run}/context")
 }
 
-/// Staged copies of key partition `kp` from batch `batch` of ingest job `group`.
-pub fn ingest_path(run: &str, kp: u32, group: u32, batch: u32) -> String {
-    format!("runs/{run}/ingest/{kp:04}/{group:05}-{batch:04}")
+/// Staged copies of every key partition from batch `batch` of ingest job
+/// `group`, one after the other: each key partition's ref names its part.
+pub fn ingest_path(run: &str, group: u32, batch: u32) -> String {
+    format!("runs/{run}/ingest/{group:05}-{batch:04}")
 }
 
 /// Chunk `chunk` of the rejects of ingest job `group` (sorted).
@@ -127,11 +128,14 @@ pub fn slot_producers(ctx: &RunContext, slot: &str) -> Vec<Job> {
     phases.iter().flat_map(|p| jobs_of(*p, ctx)).collect()
 }
 
-/// A staged blob as its producer wrote it.
+/// A staged blob, or a part of one, as its producer wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobRef {
     /// Staging path.
     pub path: String,
+    /// Where the bytes start when they are a part of the blob at `path`;
+    /// none when they are all of it.
+    pub part_at: Option<u64>,
     /// Length in bytes.
     pub size: u64,
     /// xxh3-64 of the bytes (finds loss and damage, not tampering).
@@ -143,8 +147,17 @@ impl BlobRef {
     pub fn of(path: &str, bytes: &[u8]) -> BlobRef {
         BlobRef {
             path: path.to_owned(),
+            part_at: None,
             size: bytes.len() as u64,
             digest: xxhash_rust::xxh3::xxh3_64(bytes),
+        }
+    }
+
+    /// The ref of `bytes` stored at byte `at` of the blob at `path`.
+    pub fn part_of(path: &str, at: u64, bytes: &[u8]) -> BlobRef {
+        BlobRef {
+            part_at: Some(at),
+            ..BlobRef::of(path, bytes)
         }
     }
 
@@ -201,7 +214,7 @@ mod tests {
 
     #[test]
     fn paths_and_slots_are_spelled_once() {
-        assert_eq!(ingest_path("r", 3, 12, 1), "runs/r/ingest/0003/00012-0001");
+        assert_eq!(ingest_path("r", 12, 1), "runs/r/ingest/00012-0001");
         assert_eq!(probes_path("r", 1, 2), "runs/r/probes/0001/0002");
         let source = Job {
             phase: Phase::Replies,

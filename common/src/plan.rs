@@ -17,11 +17,12 @@ use crate::time::day_of;
 /// key partitions, the writer's hand-offs come in sorted chunks (issue 12).
 /// 6: the run context says how many staged bytes an ingest job holds
 /// before it stages them, and an ingest job hands each key partition a
-/// blob per batch.
+/// blob per batch. 7: one blob per batch, a key partition's ref naming its
+/// part of it.
 ///
 /// Every version begins with the version and the run id, so a worker of
 /// any version can tell whose job it cannot take ([`JobEnvelope::decode`]).
-pub const JOB_MESSAGE_VERSION: u16 = 6;
+pub const JOB_MESSAGE_VERSION: u16 = 7;
 
 /// Where a file's records begin, which says where shards may cut it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,9 +1,12 @@
 //! The ingest job: reads its shards piece by piece and stages what each key
 //! partition gets a batch at a time (the run context's
 //! `staged_batch_bytes`), so its memory stays flat however large its shards
-//! grow (past 8 GB of input they do: the planner caps ingest jobs). The
-//! reading and parsing run on a blocking thread, which hands each full batch
-//! to the async side; that stages it while the next one fills.
+//! grow (past 8 GB of input they do: the planner caps ingest jobs). A batch
+//! is one blob, its key partitions' bytes one after the other, and each key
+//! partition's ref names its part: a file per batch, not per key partition
+//! and batch. The reading and parsing run on a blocking thread, which hands
+//! each full batch to the async side; that stages it while the next one
+//! fills.
 
 use std::sync::Arc;
 
@@ -31,14 +34,21 @@ struct Batches {
     partitions: Batch,
     bytes: u64,
     limit: u64,
+    /// Room a key partition's buffer is given at once: its even share of a
+    /// batch and a quarter more, so that buffers do not double their way
+    /// there (a doubled buffer holds up to twice its bytes).
+    share: usize,
 }
 
 impl Batches {
     fn new(key_partitions: u32, limit: u64) -> Batches {
+        let parts = key_partitions.max(1) as usize;
+        let even = (limit.max(1) as usize).div_ceil(parts);
         Batches {
-            partitions: vec![Vec::new(); key_partitions.max(1) as usize],
+            partitions: vec![Vec::new(); parts],
             bytes: 0,
             limit: limit.max(1),
+            share: even + even / 4,
         }
     }
 
@@ -46,12 +56,14 @@ impl Batches {
     /// when it has reached the limit.
     fn add(&mut self, piece: Batch) -> Option<Batch> {
         for (all, blob) in self.partitions.iter_mut().zip(piece) {
-            self.bytes += blob.len() as u64;
-            if all.is_empty() {
-                *all = blob;
-            } else {
-                all.extend_from_slice(&blob);
+            if blob.is_empty() {
+                continue;
             }
+            self.bytes += blob.len() as u64;
+            if all.capacity() == 0 {
+                all.reserve_exact(self.share.max(blob.len()));
+            }
+            all.extend_from_slice(&blob);
         }
         (self.bytes >= self.limit).then(|| self.take())
     }
@@ -65,6 +77,17 @@ impl Batches {
 
 /// What reading an ingest job's shards found besides its staged bytes.
 type Found = (Vec<RejectLine>, RunCounters);
+
+/// Sends `batch` to the staging side and waits until that has taken it,
+/// which it does once the batch before is staged: so at most two batches
+/// are held, the one being staged and the one filling. False when the
+/// staging side has stopped.
+fn hand_over(batches: &mpsc::Sender<Batch>, batch: Batch) -> bool {
+    batches.blocking_send(batch).is_ok()
+        && tokio::runtime::Handle::current()
+            .block_on(batches.reserve())
+            .is_ok()
+}
 
 /// Reads the shards of ingest job `part` (blocking), sending each batch
 /// of staged bytes to `batches`.
@@ -104,7 +127,7 @@ fn read_group(
             rejects.extend(out.rejects);
             counters.merge(&out.counters);
             if let Some(batch) = gathered.add(out.partitions) {
-                taken = batches.blocking_send(batch).is_ok();
+                taken = hand_over(batches, batch);
             }
         })
         .map_err(|e| JobError::Permanent(format!("cannot read input {}: {e}", shard.file)))?;
@@ -127,18 +150,24 @@ pub async fn ingest(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    // One batch waits while the next fills and the last is staged.
+    // One batch is staged while the next fills (see `hand_over`).
     let (sender, mut received) = mpsc::channel(1);
     let (c, roots) = (ctx.clone(), backends.data_roots.clone());
     let reading = tokio::task::spawn_blocking(move || read_group(&roots, &c, part, &sender));
     let mut refs: Vec<Vec<BlobRef>> = vec![Vec::new(); ctx.key_partitions.max(1) as usize];
     let mut batch = 0;
     while let Some(partitions) = received.recv().await {
-        for (kp, blob) in partitions.into_iter().enumerate() {
-            if !blob.is_empty() {
-                let path = ingest_path(&run, kp as u32, part, batch);
-                refs[kp].push(put_blob(&*backends.staging, path, blob).await?);
+        // One blob: the key partitions' bytes one after the other.
+        let path = ingest_path(&run, part, batch);
+        let mut at = 0;
+        for (kp, bytes) in partitions.iter().enumerate() {
+            if !bytes.is_empty() {
+                refs[kp].push(BlobRef::part_of(&path, at, bytes));
+                at += bytes.len() as u64;
             }
+        }
+        if at > 0 {
+            backends.staging.put_parts(&path, partitions).await?;
         }
         batch += 1;
     }
@@ -165,6 +194,24 @@ mod tests {
 
     fn piece(parts: &[&[u8]]) -> Batch {
         parts.iter().map(|p| p.to_vec()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_batch_is_handed_over_once_the_staging_side_has_taken_it() {
+        let (sender, mut received) = mpsc::channel(1);
+        let reading = tokio::task::spawn_blocking(move || {
+            let taken = hand_over(&sender, piece(&[b"a"]));
+            // Taken, not waiting in the channel: the room is free again.
+            (taken, sender.capacity())
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert_eq!(received.recv().await, Some(piece(&[b"a"])));
+        assert_eq!(reading.await.expect("reader"), (true, 1));
+        // With the staging side gone, handing over fails.
+        let (sender, received) = mpsc::channel(1);
+        drop(received);
+        let gone = tokio::task::spawn_blocking(move || hand_over(&sender, piece(&[b"b"])));
+        assert!(!gone.await.expect("reader"));
     }
 
     #[test]
