@@ -86,25 +86,27 @@ impl ObjectStaging {
     pub fn location(&self) -> &str {
         &self.location
     }
-}
 
-#[async_trait]
-impl Staging for ObjectStaging {
-    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
-        self.store
-            .put(&ObjectPath::from(path), PutPayload::from(bytes))
-            .await
-            .map(|_| ())
-            .map_err(store_error(format!("failed to write staging blob {path}")))
-    }
-
-    async fn put_parts(&self, path: &str, parts: Vec<Vec<u8>>) -> Result<(), BackendError> {
-        let payload: PutPayload = parts.into_iter().map(Bytes::from).collect();
+    /// Writes `payload` as the blob at `path`.
+    async fn put_payload(&self, path: &str, payload: PutPayload) -> Result<(), BackendError> {
         self.store
             .put(&ObjectPath::from(path), payload)
             .await
             .map(|_| ())
             .map_err(store_error(format!("failed to write staging blob {path}")))
+    }
+}
+
+#[async_trait]
+impl Staging for ObjectStaging {
+    async fn put(&self, path: &str, bytes: Vec<u8>) -> Result<(), BackendError> {
+        self.put_payload(path, PutPayload::from(bytes)).await
+    }
+
+    async fn put_parts(&self, path: &str, parts: Vec<Vec<u8>>) -> Result<(), BackendError> {
+        // The parts as they are: one payload of several buffers, no copy.
+        let payload = parts.into_iter().map(Bytes::from).collect();
+        self.put_payload(path, payload).await
     }
 
     async fn get(&self, path: &str) -> Result<Vec<u8>, BackendError> {

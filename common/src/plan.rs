@@ -102,7 +102,7 @@ pub struct RunContext {
     /// Partitions of the sorted account list (reduce and score jobs).
     pub account_partitions: u32,
     /// Staged bytes an ingest job holds before it stages them (a blob per
-    /// key partition), so its memory does not grow with its shard.
+    /// batch), so its memory does not grow with its shard.
     pub staged_batch_bytes: u64,
 }
 

@@ -142,8 +142,8 @@ fn read_group(
 }
 
 /// Runs ingest job `part` and returns the store writes that complete it:
-/// its counters, each key partition's refs (a blob per batch that had
-/// records for it) and its rejects' refs.
+/// its counters, each key partition's refs (its part of every batch that
+/// had records for it) and its rejects' refs.
 pub async fn ingest(
     backends: &Backends,
     ctx: Arc<RunContext>,
