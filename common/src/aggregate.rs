@@ -16,8 +16,9 @@ use crate::plan::RunContext;
 use crate::record::{
     partition_bits, RecordKey, StagedCopy, StagedEmail, StagedMeeting, StagedRecord,
 };
-use crate::rules::{interactions, Interaction};
+use crate::rules::interactions;
 use crate::time::{Day, LocalDays};
+use crate::touches::Touches;
 
 /// An email whose sender is an org user: a reply may point at it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
@@ -72,42 +73,6 @@ impl Builder {
     }
 }
 
-fn add_interaction(agg: &mut Builder, i: &Interaction, day: Day, meeting_seconds: Option<i64>) {
-    let starts = period_starts(day);
-    for (level, start) in Level::ALL.into_iter().zip(starts) {
-        let key = PeriodKey {
-            account: i.account,
-            level,
-            start,
-        };
-        let p: &mut PeriodPartial = agg.periods.entry(key).or_default();
-        let (org, acc) = match meeting_seconds {
-            None => {
-                p.emails_to += u32::from(i.to_account);
-                p.emails_from += u32::from(i.from_account);
-                (&mut p.org_emails, &mut p.account_emails)
-            }
-            Some(seconds) => {
-                p.meetings_to += u32::from(i.to_account);
-                p.meetings_from += u32::from(i.from_account);
-                p.meeting_seconds += seconds;
-                (&mut p.org_meetings, &mut p.account_meetings)
-            }
-        };
-        // Distinct people per period are few: keeping the lists sorted and
-        // distinct as they grow costs less than sorting long lists later.
-        i.org_people.iter().for_each(|id| insert_sorted(org, *id));
-        i.account_people
-            .iter()
-            .for_each(|id| insert_sorted(acc, *id));
-    }
-    let timeline = agg.timelines.entry(i.account).or_default();
-    match meeting_seconds {
-        None => timeline.email_days.push(day),
-        Some(_) => timeline.meeting_days.push(day),
-    }
-}
-
 /// Runs the aggregate step over every staged copy of one key partition,
 /// sorted by [`crate::merge::sort_copies`]; `winners` decides the
 /// partition's conflicts.
@@ -124,7 +89,7 @@ pub fn aggregate(
         duplicates: merged.duplicates,
         ..RunCounters::default()
     };
-    let mut all = Builder::default();
+    let mut all = Touches::with_capacity(records.len());
     let mut probes = vec![Vec::new(); ctx.reply_partitions() as usize];
     let mut originals = Vec::new();
     for record in &records {
@@ -158,10 +123,10 @@ pub fn aggregate(
             }
         }
     }
-    let all = all.finish();
+    drop(records);
     originals.sort_unstable();
     probes.iter_mut().for_each(|p| p.sort_unstable());
-    let partials = all.split(ctx.account_partitions, |a| ctx.account_partition(a));
+    let partials = all.into_partials(ctx.account_partitions, |a| ctx.account_partition(a));
     Ok(AggregateOutput {
         partials,
         probes,
@@ -174,7 +139,7 @@ fn email(
     e: &StagedEmail,
     day: Day,
     ctx: &RunContext,
-    all: &mut Builder,
+    all: &mut Touches,
     probes: &mut [Vec<ReplyProbe>],
     counters: &mut RunCounters,
 ) {
@@ -185,7 +150,7 @@ fn email(
     }
     counters.emails_counted += 1;
     for i in &found {
-        add_interaction(all, i, day, None);
+        all.add(i, day, None);
         if let (true, Some(target)) = (i.from_account, &e.in_reply_to) {
             let p = ctx.reply_partition(ctx.key_partition(partition_bits(*target))) as usize;
             probes[p].push(ReplyProbe {
@@ -198,7 +163,7 @@ fn email(
     }
 }
 
-fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCounters) {
+fn meeting(m: &StagedMeeting, day: Day, all: &mut Touches, counters: &mut RunCounters) {
     let found = interactions(m.organizer, &m.participants());
     if found.is_empty() {
         counters.meetings_without_account += 1;
@@ -206,7 +171,7 @@ fn meeting(m: &StagedMeeting, day: Day, all: &mut Builder, counters: &mut RunCou
     }
     counters.meetings_counted += 1;
     for i in &found {
-        add_interaction(all, i, day, Some(m.end - m.start));
+        all.add(i, day, Some(m.end - m.start));
     }
 }
 
@@ -237,12 +202,6 @@ pub fn replies(originals: &[Original], probes: &[ReplyProbe]) -> (PartialAggrega
         }
     }
     (all.finish(), matched)
-}
-
-fn insert_sorted(list: &mut Vec<u64>, id: u64) {
-    if let Err(at) = list.binary_search(&id) {
-        list.insert(at, id);
-    }
 }
 
 /// First days of the year, month and week holding `day`.

@@ -43,3 +43,4 @@ pub mod sorted_merge;
 pub mod tables;
 pub mod tenant;
 pub mod time;
+pub mod touches;

@@ -214,18 +214,26 @@ impl PartialAggregate {
         num_parts: u32,
         partition_of: impl Fn(AccountIdx) -> u32,
     ) -> Vec<PartialAggregate> {
-        let mut parts = vec![PartialAggregate::default(); num_parts as usize];
+        // Entries come in key order, so each part's are in order too and its
+        // maps are built in one pass rather than by insertion.
+        let n = num_parts as usize;
+        let mut periods: Vec<Vec<(PeriodKey, PeriodPartial)>> =
+            (0..n).map(|_| Vec::new()).collect();
         for (key, p) in self.periods {
-            parts[partition_of(key.account) as usize]
-                .periods
-                .insert(key, p);
+            periods[partition_of(key.account) as usize].push((key, p));
         }
+        let mut timelines: Vec<Vec<(AccountIdx, Timeline)>> = (0..n).map(|_| Vec::new()).collect();
         for (account, t) in self.timelines {
-            parts[partition_of(account) as usize]
-                .timelines
-                .insert(account, t);
+            timelines[partition_of(account) as usize].push((account, t));
         }
-        parts
+        periods
+            .into_iter()
+            .zip(timelines)
+            .map(|(periods, timelines)| PartialAggregate {
+                periods: periods.into_iter().collect(),
+                timelines: timelines.into_iter().collect(),
+            })
+            .collect()
     }
 
     /// True when it holds nothing.

@@ -281,6 +281,12 @@ pub fn encode_staged(copy: &StagedCopy, blob: &mut Vec<u8>) {
     let _ = postcard::to_io(copy, &mut *blob);
 }
 
+/// A little under the encoded size of a typical staged copy (75 bytes on
+/// average in the 1.5 M benchmark tenant): a job about to decode `n` bytes
+/// reserves room for `n / STAGED_COPY_BYTES` copies at once rather than
+/// doubling (and copying) its vector as it goes.
+pub const STAGED_COPY_BYTES: usize = 64;
+
 /// Reads every copy of a staged blob.
 pub fn decode_staged(mut blob: &[u8], into: &mut Vec<StagedCopy>) -> Result<(), postcard::Error> {
     while !blob.is_empty() {

@@ -23,65 +23,97 @@ pub struct Interaction {
 /// The interactions of a record whose initiator is `initiator` and whose other
 /// participants are `others` (mapped, distinct). Accounts in ascending order;
 /// an account appears only when the record counts for it.
+///
+/// Only two shapes count: an org user writing to (or inviting) accounts,
+/// which counts *to* each of them, and a person of an account writing to org
+/// users, which counts *from* that one account. Every record passes here, so
+/// it allocates only what it returns.
 pub fn interactions(initiator: Party, others: &[Party]) -> Vec<Interaction> {
-    let mut org_people: Vec<u64> = std::iter::once(&initiator)
+    match initiator {
+        Party::Org(_) => to_accounts(initiator, others),
+        Party::Account(account, _) => from_account(initiator, account, others)
+            .into_iter()
+            .collect(),
+        Party::Unmapped => Vec::new(),
+    }
+}
+
+/// An org user's record: one interaction per account among `others`.
+fn to_accounts(initiator: Party, others: &[Party]) -> Vec<Interaction> {
+    let mut accounts: Vec<AccountIdx> = others.iter().filter_map(account_of).collect();
+    if accounts.is_empty() {
+        return Vec::new();
+    }
+    accounts.sort_unstable();
+    accounts.dedup();
+    let org_people = org_people(initiator, others);
+    let mut result = Vec::with_capacity(accounts.len());
+    for account in accounts {
+        result.push(Interaction {
+            account,
+            to_account: true,
+            from_account: false,
+            org_people: org_people.clone(),
+            account_people: people_of(account, initiator, others),
+        });
+    }
+    result
+}
+
+/// A record started by a person of `account`: counts from it when an org
+/// user takes part; no other account's people count.
+fn from_account(initiator: Party, account: AccountIdx, others: &[Party]) -> Option<Interaction> {
+    if !others.iter().any(|p| matches!(p, Party::Org(_))) {
+        return None;
+    }
+    Some(Interaction {
+        account,
+        to_account: false,
+        from_account: true,
+        org_people: org_people(initiator, others),
+        account_people: people_of(account, initiator, others),
+    })
+}
+
+fn account_of(p: &Party) -> Option<AccountIdx> {
+    match p {
+        Party::Account(a, _) => Some(*a),
+        _ => None,
+    }
+}
+
+/// Org users among the initiator and `others`, sorted, distinct.
+fn org_people(initiator: Party, others: &[Party]) -> Vec<u64> {
+    let mut people: Vec<u64> = std::iter::once(&initiator)
         .chain(others)
         .filter_map(|p| match p {
             Party::Org(id) => Some(*id),
             _ => None,
         })
         .collect();
-    org_people.sort_unstable();
-    org_people.dedup();
-    let initiator_is_org = matches!(initiator, Party::Org(_));
-    let initiator_account = match initiator {
-        Party::Account(a, _) => Some(a),
-        _ => None,
-    };
-    let others_include_org = others.iter().any(|p| matches!(p, Party::Org(_)));
+    people.sort_unstable();
+    people.dedup();
+    people
+}
 
-    let mut accounts: Vec<AccountIdx> = others
-        .iter()
-        .chain(std::iter::once(&initiator))
+/// People of `account` among the initiator and `others`, sorted, distinct.
+fn people_of(account: AccountIdx, initiator: Party, others: &[Party]) -> Vec<u64> {
+    let mut people: Vec<u64> = std::iter::once(&initiator)
+        .chain(others)
         .filter_map(|p| match p {
-            Party::Account(a, _) => Some(*a),
+            Party::Account(a, id) if *a == account => Some(*id),
             _ => None,
         })
         .collect();
-    accounts.sort_unstable();
-    accounts.dedup();
-
-    let mut result = Vec::new();
-    for account in accounts {
-        let in_account = |p: &Party| matches!(p, Party::Account(a, _) if *a == account);
-        let to_account = initiator_is_org && others.iter().any(in_account);
-        let from_account = initiator_account == Some(account) && others_include_org;
-        if !to_account && !from_account {
-            continue;
-        }
-        let mut account_people: Vec<u64> = std::iter::once(&initiator)
-            .chain(others)
-            .filter_map(|p| match p {
-                Party::Account(a, id) if *a == account => Some(*id),
-                _ => None,
-            })
-            .collect();
-        account_people.sort_unstable();
-        account_people.dedup();
-        result.push(Interaction {
-            account,
-            to_account,
-            from_account,
-            org_people: org_people.clone(),
-            account_people,
-        });
-    }
-    result
+    people.sort_unstable();
+    people.dedup();
+    people
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     const ANNA: Party = Party::Org(1);
     const CARL: Party = Party::Org(2);
@@ -130,6 +162,53 @@ mod tests {
         let got = interactions(BO, &[ANNA, ZED]);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].account, 0);
+    }
+
+    /// The rule as ENGAGEMENT.md states it, for every account in sight:
+    /// what `interactions` must agree with.
+    fn reference(initiator: Party, others: &[Party]) -> Vec<Interaction> {
+        let initiator_is_org = matches!(initiator, Party::Org(_));
+        let others_include_org = others.iter().any(|p| matches!(p, Party::Org(_)));
+        let mut accounts: Vec<AccountIdx> = std::iter::once(&initiator)
+            .chain(others)
+            .filter_map(account_of)
+            .collect();
+        accounts.sort_unstable();
+        accounts.dedup();
+        let mut result = Vec::new();
+        for account in accounts {
+            let in_account = |p: &Party| matches!(p, Party::Account(a, _) if *a == account);
+            let to_account = initiator_is_org && others.iter().any(in_account);
+            let from_account = in_account(&initiator) && others_include_org;
+            if to_account || from_account {
+                result.push(Interaction {
+                    account,
+                    to_account,
+                    from_account,
+                    org_people: org_people(initiator, others),
+                    account_people: people_of(account, initiator, others),
+                });
+            }
+        }
+        result
+    }
+
+    fn arb_party() -> impl Strategy<Value = Party> {
+        prop_oneof![
+            (0..4u64).prop_map(Party::Org),
+            (0..3u32, 10..16u64).prop_map(|(a, id)| Party::Account(a, id)),
+            Just(Party::Unmapped),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn agrees_with_the_rule_as_stated(
+            initiator in arb_party(),
+            others in proptest::collection::vec(arb_party(), 0..6),
+        ) {
+            prop_assert_eq!(interactions(initiator, &others), reference(initiator, &others));
+        }
     }
 
     #[test]

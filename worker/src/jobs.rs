@@ -22,7 +22,7 @@ use rapport_common::counters::RunCounters;
 use rapport_common::merge::{conflicts, sort_copies, Winners};
 use rapport_common::partial::PartialAggregate;
 use rapport_common::plan::{Job, Phase, RunContext};
-use rapport_common::record::{decode_staged, StagedCopy};
+use rapport_common::record::{decode_staged, StagedCopy, STAGED_COPY_BYTES};
 use rapport_common::reduce::{reduce_merged, score_rows};
 use rapport_common::row::EngagementRow;
 use rapport_common::score::Histograms;
@@ -169,7 +169,8 @@ async fn aggregate_job(
     let roots = backends.data_roots.clone();
     let out = blocking(move || -> Result<_, JobError> {
         // Decoded here: CPU work, off the async threads.
-        let mut copies: Vec<StagedCopy> = Vec::new();
+        let bytes: usize = inputs.iter().map(|(_, _, b)| b.len()).sum();
+        let mut copies: Vec<StagedCopy> = Vec::with_capacity(bytes / STAGED_COPY_BYTES);
         for (producer, r, bytes) in inputs {
             decode_staged(&bytes, &mut copies).map_err(|e| JobError::Lost {
                 producer,
