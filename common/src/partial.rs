@@ -214,18 +214,23 @@ impl PartialAggregate {
         num_parts: u32,
         partition_of: impl Fn(AccountIdx) -> u32,
     ) -> Vec<PartialAggregate> {
-        // Entries come in key order, so each part's are in order too and its
-        // maps are built in one pass rather than by insertion.
-        let n = num_parts as usize;
-        let mut periods: Vec<Vec<(PeriodKey, PeriodPartial)>> =
-            (0..n).map(|_| Vec::new()).collect();
+        let mut periods = vec![Vec::new(); num_parts as usize];
         for (key, p) in self.periods {
             periods[partition_of(key.account) as usize].push((key, p));
         }
-        let mut timelines: Vec<Vec<(AccountIdx, Timeline)>> = (0..n).map(|_| Vec::new()).collect();
+        let mut timelines = vec![Vec::new(); num_parts as usize];
         for (account, t) in self.timelines {
             timelines[partition_of(account) as usize].push((account, t));
         }
+        PartialAggregate::from_sorted_parts(periods, timelines)
+    }
+
+    /// One partial per part, from each part's entries already in key order:
+    /// its maps are built in one pass rather than by insertion.
+    pub(crate) fn from_sorted_parts(
+        periods: Vec<Vec<(PeriodKey, PeriodPartial)>>,
+        timelines: Vec<Vec<(AccountIdx, Timeline)>>,
+    ) -> Vec<PartialAggregate> {
         periods
             .into_iter()
             .zip(timelines)

@@ -8,8 +8,6 @@
 //! in message-key order, which scatters accounts, and a map of period
 //! figures updated in that order spends most of its time on cache misses.
 
-use std::collections::BTreeMap;
-
 use crate::directory::AccountIdx;
 use crate::partial::{PartialAggregate, PeriodKey, PeriodPartial, Timeline};
 use crate::period::Level;
@@ -85,41 +83,32 @@ impl Touches {
         partition_of: impl Fn(AccountIdx) -> u32,
     ) -> Vec<PartialAggregate> {
         self.touches.sort_unstable_by_key(|t| (t.account, t.day));
-        let mut periods: Vec<Vec<(PeriodKey, PeriodPartial)>> =
-            (0..parts).map(|_| Vec::new()).collect();
-        let mut timelines: Vec<Vec<(AccountIdx, Timeline)>> =
-            (0..parts).map(|_| Vec::new()).collect();
+        let mut periods = vec![Vec::new(); parts as usize];
+        let mut timelines = vec![Vec::new(); parts as usize];
         for touches in self.touches.chunk_by(|a, b| a.account == b.account) {
             let account = touches[0].account;
             let part = partition_of(account) as usize;
             // Levels in key order, then periods in day order: the entries
             // come out sorted by (account, level, start).
             for level in Level::ALL {
-                for run in touches.chunk_by(|a, b| level.start(a.day) == level.start(b.day)) {
+                let mut rest = touches;
+                while let Some(first) = rest.first() {
+                    let start = level.start(first.day);
+                    let end = level.end(start);
+                    let (run, after) = rest.split_at(rest.partition_point(|t| t.day <= end));
                     let key = PeriodKey {
                         account,
                         level,
-                        start: level.start(run[0].day),
+                        start,
                     };
                     periods[part].push((key, fold(run, &self.people)));
+                    rest = after;
                 }
             }
             timelines[part].push((account, timeline(touches)));
         }
-        periods
-            .into_iter()
-            .zip(timelines)
-            .map(|(periods, timelines)| PartialAggregate {
-                periods: sorted_map(periods),
-                timelines: sorted_map(timelines),
-            })
-            .collect()
+        PartialAggregate::from_sorted_parts(periods, timelines)
     }
-}
-
-/// A map from entries already in key order (built in one pass).
-fn sorted_map<K: Ord, V>(entries: Vec<(K, V)>) -> BTreeMap<K, V> {
-    entries.into_iter().collect()
 }
 
 /// The figures of one period: the touches that fall in it.
