@@ -29,6 +29,12 @@ pub fn ingest_path(run: &str, group: u32, batch: u32) -> String {
     format!("runs/{run}/ingest/{group:05}-{batch:04}")
 }
 
+/// The part index of ingest job `group`: where each key partition's part
+/// of each of its batches lies (`crate::part_index`).
+pub fn index_path(run: &str, group: u32) -> String {
+    format!("runs/{run}/ingest/{group:05}-index")
+}
+
 /// Chunk `chunk` of the rejects of ingest job `group` (sorted).
 pub fn rejects_path(run: &str, group: u32, chunk: usize) -> String {
     format!("runs/{run}/rejects/{group:05}/{chunk:05}")
@@ -71,6 +77,10 @@ pub const COUNTERS_SLOT: &str = "counters";
 pub const REDELIVERIES: &str = "redelivered";
 /// The run's attempts counter of jobs handed back to be retried.
 pub const RETRIES: &str = "retried";
+/// Store slot of the ingest jobs' part indexes (one `IndexRef` each), which
+/// every aggregate job reads: one entry per ingest job, not one per ingest
+/// job and key partition.
+pub const INGEST_INDEX_SLOT: &str = "ingest-index";
 /// Store slot of the score histograms (one entry per reduce job).
 pub const HISTOGRAMS_SLOT: &str = "histograms";
 
@@ -96,8 +106,8 @@ pub fn refs_slot(consumer: Consumer) -> String {
 pub fn ref_producers(ctx: &RunContext, consumer: Consumer) -> Vec<Job> {
     match consumer {
         Consumer::Job(job) => match job.phase {
-            Phase::Ingest => Vec::new(),
-            Phase::Aggregate => jobs_of(Phase::Ingest, ctx),
+            // Aggregate jobs read the ingest jobs' part indexes instead.
+            Phase::Ingest | Phase::Aggregate => Vec::new(),
             Phase::Replies => jobs_of(Phase::Aggregate, ctx),
             Phase::Reduce => {
                 let mut jobs = jobs_of(Phase::Aggregate, ctx);
@@ -123,6 +133,7 @@ pub fn slot_producers(ctx: &RunContext, slot: &str) -> Vec<Job> {
     let phases: &[Phase] = match slot {
         COUNTERS_SLOT => &[Phase::Ingest, Phase::Aggregate, Phase::Replies],
         HISTOGRAMS_SLOT => &[Phase::Reduce],
+        INGEST_INDEX_SLOT => &[Phase::Ingest],
         _ => &[],
     };
     phases.iter().flat_map(|p| jobs_of(*p, ctx)).collect()
@@ -215,6 +226,7 @@ mod tests {
     #[test]
     fn paths_and_slots_are_spelled_once() {
         assert_eq!(ingest_path("r", 12, 1), "runs/r/ingest/00012-0001");
+        assert_eq!(index_path("r", 12), "runs/r/ingest/00012-index");
         assert_eq!(probes_path("r", 1, 2), "runs/r/probes/0001/0002");
         let source = Job {
             phase: Phase::Replies,

@@ -11,6 +11,7 @@
 //! - [`object_url`] — `s3://` and `az://` URLs, and how to reach their stores.
 //! - [`layout`] — where a run's data lives, its codec, and who feeds whom.
 //! - [`handoff`] — checked hand-offs: blobs read against their producer's ref.
+//! - [`part_index`] — where each key partition's part of an ingest job's batches lies.
 //! - [`lease`] — which coordinator leads a namespace, and the fence of its writes.
 //! - [`data_roots`] — where inputs may be read and outputs written.
 //! - [`error`] — [`BackendError`].
@@ -27,6 +28,7 @@ pub mod memory_store;
 pub mod metrics;
 pub mod object_staging;
 pub mod object_url;
+pub mod part_index;
 pub mod queue;
 pub mod rabbit_queue;
 pub mod redis_store;

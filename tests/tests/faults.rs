@@ -194,11 +194,13 @@ both_backends!(
     |kind| async move {
         let (b, _dir, config, clean) = setup(kind).await;
         // Each phase's staged input, deleted, truncated or replaced:
-        // staged copies (aggregate), originals and reply probes (replies),
+        // an ingest job's part index and a batch of its staged copies
+        // (aggregate), originals and reply probes (replies),
         // partials (reduce), rows (score), scored lines and rejects (the
         // writer).
         let markers = [
-            "/ingest/",
+            "-index",
+            "/ingest/00000-0000",
             "/originals/",
             "/probes/",
             "/partials/",

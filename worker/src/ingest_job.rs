@@ -2,9 +2,10 @@
 //! partition gets a batch at a time (the run context's
 //! `staged_batch_bytes`), so its memory stays flat however large its shards
 //! grow (past 8 GB of input they do: the planner caps ingest jobs). A batch
-//! is one blob, its key partitions' bytes one after the other, and each key
-//! partition's ref names its part: a file per batch, not per key partition
-//! and batch. The reading and parsing run on a blocking thread, which hands
+//! is one blob, its key partitions' bytes one after the other: a file per
+//! batch, not per key partition and batch. Where each key partition's part
+//! lies is written once, in the job's part index (`rapport_backend::part_index`),
+//! whose ref is the job's one entry in the store. The reading and parsing run on a blocking thread, which hands
 //! each full batch to the async side; that stages it while the next one
 //! fills.
 
@@ -12,18 +13,20 @@ use std::sync::Arc;
 
 use rapport_backend::handoff::{put_blob, refs_write};
 use rapport_backend::layout::{
-    self, ingest_path, refs_slot, rejects_path, BlobRef, Consumer, REJECTS_PER_CHUNK,
+    self, index_path, ingest_path, refs_slot, rejects_path, Consumer, INGEST_INDEX_SLOT,
+    REJECTS_PER_CHUNK,
 };
+use rapport_backend::part_index::{encode_index, PartRange};
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{Backends, DataRoots};
 use rapport_common::counters::RunCounters;
-use rapport_common::plan::{Phase, RunContext};
+use rapport_common::plan::RunContext;
 use rapport_common::record::ShardId;
 use rapport_common::reject::RejectLine;
 use rapport_formats::{ingest_shard, FormatContext};
 use tokio::sync::mpsc;
 
-use crate::jobs::{counters_write, job, panicked, JobError};
+use crate::jobs::{counters_write, panicked, JobError};
 use crate::shard_reader::{for_each_piece, PIECE_BYTES};
 
 /// Staged bytes by key partition, staged together.
@@ -142,8 +145,8 @@ fn read_group(
 }
 
 /// Runs ingest job `part` and returns the store writes that complete it:
-/// its counters, each key partition's refs (its part of every batch that
-/// had records for it) and its rejects' refs.
+/// its counters, the ref of its part index (each key partition's part of
+/// every batch) and its rejects' refs.
 pub async fn ingest(
     backends: &Backends,
     ctx: Arc<RunContext>,
@@ -154,29 +157,37 @@ pub async fn ingest(
     let (sender, mut received) = mpsc::channel(1);
     let (c, roots) = (ctx.clone(), backends.data_roots.clone());
     let reading = tokio::task::spawn_blocking(move || read_group(&roots, &c, part, &sender));
-    let mut refs: Vec<Vec<BlobRef>> = vec![Vec::new(); ctx.key_partitions.max(1) as usize];
+    // cells[kp][batch]: where key partition kp's part of the batch lies.
+    let mut cells: Vec<Vec<PartRange>> = vec![Vec::new(); ctx.key_partitions.max(1) as usize];
     let mut batch = 0;
     while let Some(partitions) = received.recv().await {
         // One blob: the key partitions' bytes one after the other.
-        let path = ingest_path(&run, part, batch);
         let mut at = 0;
         for (kp, bytes) in partitions.iter().enumerate() {
-            if !bytes.is_empty() {
-                refs[kp].push(BlobRef::part_of(&path, at, bytes));
-                at += bytes.len() as u64;
-            }
+            cells[kp].push(PartRange::of(at, bytes));
+            at += bytes.len() as u64;
         }
+        // A batch with nothing is not staged and takes no column.
         if at > 0 {
+            let path = ingest_path(&run, part, batch);
             backends.staging.put_parts(&path, partitions).await?;
+            batch += 1;
+        } else {
+            cells.iter_mut().for_each(|row| {
+                row.pop();
+            });
         }
-        batch += 1;
     }
     let (mut rejects, counters) = reading.await.map_err(panicked)??;
-    let mut writes = vec![counters_write(&counters)];
-    for (kp, refs) in refs.iter().enumerate() {
-        let consumer = Consumer::Job(job(Phase::Aggregate, kp as u32));
-        writes.push(refs_write(refs_slot(consumer), refs));
-    }
+    let (index, index_ref) = encode_index(&index_path(&run, part), &cells);
+    backends.staging.put(&index_ref.path, index).await?;
+    let mut writes = vec![
+        counters_write(&counters),
+        SlotWrite {
+            slot: INGEST_INDEX_SLOT.to_owned(),
+            blob: layout::encode(&index_ref),
+        },
+    ];
     // Sorted and chunked, for the writer's merge of every job's rejects.
     rejects.sort_unstable();
     let mut reject_refs = Vec::new();

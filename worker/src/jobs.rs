@@ -15,6 +15,7 @@ use rapport_backend::layout::{
     self, context_path, csv_path, originals_path, partials_path, probes_path, ref_producers,
     refs_slot, rows_path, BlobRef, Consumer, COUNTERS_SLOT, HISTOGRAMS_SLOT, SCORED_CHUNK_BYTES,
 };
+use rapport_backend::part_index::fetch_ingested;
 use rapport_backend::store::SlotWrite;
 use rapport_backend::{BackendError, Backends};
 use rapport_common::aggregate::{aggregate, replies, Original, ReplyProbe};
@@ -163,8 +164,7 @@ async fn aggregate_job(
     part: u32,
 ) -> Result<Vec<SlotWrite>, JobError> {
     let run = ctx.run_id.clone();
-    let me = Consumer::Job(job(Phase::Aggregate, part));
-    let inputs = fetch_for(backends, &ctx, me).await?;
+    let inputs = fetch_ingested(backends, &ctx, part).await?;
     let c = ctx.clone();
     let roots = backends.data_roots.clone();
     let out = blocking(move || -> Result<_, JobError> {
