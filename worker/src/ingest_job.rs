@@ -4,8 +4,9 @@
 //! grow (past 8 GB of input they do: the planner caps ingest jobs). A batch
 //! is one blob, its key partitions' bytes one after the other: a file per
 //! batch, not per key partition and batch. Where each key partition's part
-//! lies is written once, in the job's part index (`rapport_backend::part_index`),
-//! whose ref is the job's one entry in the store. The reading and parsing run on a blocking thread, which hands
+//! lies is staged once, in the job's part index
+//! (`rapport_backend::part_index`), whose ref is the job's one entry in the
+//! store. The reading and parsing run on a blocking thread, which hands
 //! each full batch to the async side; that stages it while the next one
 //! fills.
 
@@ -161,22 +162,19 @@ pub async fn ingest(
     let mut cells: Vec<Vec<PartRange>> = vec![Vec::new(); ctx.key_partitions.max(1) as usize];
     let mut batch = 0;
     while let Some(partitions) = received.recv().await {
+        // A batch with nothing is not staged and takes no cell.
+        if partitions.iter().all(Vec::is_empty) {
+            continue;
+        }
         // One blob: the key partitions' bytes one after the other.
         let mut at = 0;
         for (kp, bytes) in partitions.iter().enumerate() {
             cells[kp].push(PartRange::of(at, bytes));
             at += bytes.len() as u64;
         }
-        // A batch with nothing is not staged and takes no column.
-        if at > 0 {
-            let path = ingest_path(&run, part, batch);
-            backends.staging.put_parts(&path, partitions).await?;
-            batch += 1;
-        } else {
-            cells.iter_mut().for_each(|row| {
-                row.pop();
-            });
-        }
+        let path = ingest_path(&run, part, batch);
+        backends.staging.put_parts(&path, partitions).await?;
+        batch += 1;
     }
     let (mut rejects, counters) = reading.await.map_err(panicked)??;
     let (index, index_ref) = encode_index(&index_path(&run, part), &cells);
