@@ -73,19 +73,20 @@ pub async fn read_slot_of(
         .collect()
 }
 
-/// The blob refs `producers` handed over in `slot`, in their order.
-pub async fn read_refs(
+/// The entries `producers` wrote in `slot`, decoded, in their order; one
+/// that does not decode is lost output of its producer.
+pub async fn read_entries<T: serde::de::DeserializeOwned>(
     store: &dyn PartialStore,
     run: &str,
     slot: &str,
     producers: &[Job],
-) -> Result<Vec<(Job, Vec<BlobRef>)>, HandoffError> {
+) -> Result<Vec<(Job, T)>, HandoffError> {
     read_slot_of(store, run, slot, producers)
         .await?
         .into_iter()
         .map(|(job, bytes)| {
             decode(&format!("{slot}/{}", job.id()), &bytes)
-                .map(|refs| (job, refs))
+                .map(|entry| (job, entry))
                 .map_err(|e| HandoffError::Lost {
                     producer: job,
                     blob: format!("store slot {slot}"),
@@ -95,28 +96,54 @@ pub async fn read_refs(
         .collect()
 }
 
+/// The blob refs `producers` handed over in `slot`, in their order.
+pub async fn read_refs(
+    store: &dyn PartialStore,
+    run: &str,
+    slot: &str,
+    producers: &[Job],
+) -> Result<Vec<(Job, Vec<BlobRef>)>, HandoffError> {
+    read_entries(store, run, slot, producers).await
+}
+
+/// Reads bytes `range` of the blob at `path` that `producer` staged (all
+/// of it when `None`), unchecked; a missing blob is lost output of its
+/// producer.
+pub async fn read_staged(
+    staging: &dyn Staging,
+    producer: Job,
+    path: &str,
+    range: Option<std::ops::Range<u64>>,
+) -> Result<Vec<u8>, HandoffError> {
+    let read = match range {
+        Some(range) => staging.get_range(path, range).await,
+        None => staging.get(path).await,
+    };
+    read.map_err(|e| match e {
+        BackendError::Missing(_) => HandoffError::Lost {
+            producer,
+            blob: path.to_owned(),
+            why: "it is missing".to_owned(),
+        },
+        e => e.into(),
+    })
+}
+
 /// Reads the blob `blob` that `producer` staged, checked against its ref.
 pub async fn fetch(
     staging: &dyn Staging,
     producer: Job,
     blob: &BlobRef,
 ) -> Result<Vec<u8>, HandoffError> {
-    let lost = |why: String| HandoffError::Lost {
-        producer,
-        blob: blob.path.clone(),
-        why,
-    };
-    let read = match blob.part_at {
-        Some(at) => staging.get_range(&blob.path, at..at + blob.size).await,
-        None => staging.get(&blob.path).await,
-    };
-    match read {
-        Ok(bytes) => match blob.mismatch(&bytes) {
-            None => Ok(bytes),
-            Some(why) => Err(lost(why)),
-        },
-        Err(BackendError::Missing(_)) => Err(lost("it is missing".to_owned())),
-        Err(e) => Err(e.into()),
+    let range = blob.part_at.map(|at| at..at + blob.size);
+    let bytes = read_staged(staging, producer, &blob.path, range).await?;
+    match blob.mismatch(&bytes) {
+        None => Ok(bytes),
+        Some(why) => Err(HandoffError::Lost {
+            producer,
+            blob: blob.path.clone(),
+            why,
+        }),
     }
 }
 

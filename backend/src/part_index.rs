@@ -12,8 +12,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::handoff::{fetch, read_slot_for, HandoffError};
-use crate::layout::{decode, ingest_path, BlobRef, INGEST_INDEX_SLOT};
+use crate::handoff::{fetch, read_entries, read_staged, HandoffError};
+use crate::layout::{ingest_path, slot_producers, BlobRef, INGEST_INDEX_SLOT};
 use crate::{Backends, Staging};
 use rapport_common::plan::{Job, RunContext};
 
@@ -155,11 +155,7 @@ pub async fn fetch_parts(
             index.key_partitions
         )));
     }
-    let row = match staging.get_range(&index.path, index.row_range(kp)).await {
-        Ok(row) => row,
-        Err(crate::BackendError::Missing(_)) => return Err(lost("it is missing".to_owned())),
-        Err(e) => return Err(e.into()),
-    };
+    let row = read_staged(staging, producer, &index.path, Some(index.row_range(kp))).await?;
     let parts = index.parse_row(kp, &row).map_err(lost)?;
     let mut out = Vec::new();
     for (batch, part) in parts.into_iter().enumerate() {
@@ -185,14 +181,11 @@ pub async fn fetch_ingested(
     ctx: &RunContext,
     kp: u32,
 ) -> Result<Vec<(Job, BlobRef, Vec<u8>)>, HandoffError> {
+    let producers = slot_producers(ctx, INGEST_INDEX_SLOT);
+    let indexes: Vec<(Job, IndexRef)> =
+        read_entries(&*backends.store, &ctx.run_id, INGEST_INDEX_SLOT, &producers).await?;
     let mut out = Vec::new();
-    for (producer, entry) in read_slot_for(backends, ctx, INGEST_INDEX_SLOT).await? {
-        let name = format!("{INGEST_INDEX_SLOT}/{}", producer.id());
-        let index: IndexRef = decode(&name, &entry).map_err(|e| HandoffError::Lost {
-            producer,
-            blob: format!("store slot {INGEST_INDEX_SLOT}"),
-            why: e.to_string(),
-        })?;
+    for (producer, index) in indexes {
         for (blob, bytes) in
             fetch_parts(&*backends.staging, &ctx.run_id, producer, &index, kp).await?
         {
