@@ -126,6 +126,11 @@ impl JobQueue for MemoryQueue {
         Ok(n)
     }
 
+    async fn stop_consuming(&self) -> Result<(), BackendError> {
+        // A delivery is taken only by `next`: nothing waits ahead of a worker.
+        Ok(())
+    }
+
     async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         let dead = std::mem::take(&mut *self.dead.lock().unwrap_or_else(|p| p.into_inner()));
         Ok(dead

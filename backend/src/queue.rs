@@ -42,4 +42,9 @@ pub trait JobQueue: Send + Sync {
     /// Jobs dead-lettered (delivered too often, or unreadable), each to be
     /// acked once its failure is recorded; nacked, it stays a dead letter.
     async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError>;
+    /// Stops consuming and hands back the deliveries taken ahead of the
+    /// worker (a broker's prefetch) but not yet handled, so that they wait
+    /// in the queue again rather than in a stopped worker's buffer. A later
+    /// [`JobQueue::next`] consumes afresh.
+    async fn stop_consuming(&self) -> Result<(), BackendError>;
 }

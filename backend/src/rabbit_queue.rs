@@ -16,9 +16,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use lapin::options::{
-    BasicAckOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions, BasicPublishOptions,
-    BasicQosOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-    QueueDeclareOptions, QueueDeleteOptions, QueuePurgeOptions,
+    BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicGetOptions, BasicNackOptions,
+    BasicPublishOptions, BasicQosOptions, BasicRecoverOptions, ConfirmSelectOptions,
+    ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
+    QueuePurgeOptions,
 };
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::uri::AMQPUri;
@@ -65,7 +66,7 @@ fn queue_error(context: &str) -> impl Fn(lapin::Error) -> BackendError + '_ {
 
 /// A connection and the channel used on it.
 struct Link {
-    _connection: Connection,
+    connection: Connection,
     channel: Channel,
     consumer: Option<Consumer>,
 }
@@ -216,7 +217,7 @@ impl RabbitQueue {
             }
         }
         Ok(Link {
-            _connection: connection,
+            connection,
             channel: publisher,
             consumer: None,
         })
@@ -417,6 +418,36 @@ impl JobQueue for RabbitQueue {
 
     async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         self.dead_letters().await
+    }
+
+    async fn stop_consuming(&self) -> Result<(), BackendError> {
+        let Some(mut link) = self.consumer.lock().await.take() else {
+            return Ok(());
+        };
+        if let Some(consumer) = link.consumer.take() {
+            // No more deliveries once cancel-ok is in; then recover-ok comes
+            // after the broker has handed the channel's unacked deliveries
+            // back to the queue (a closed connection's come back later, when
+            // the queue notices it is gone).
+            link.channel
+                .basic_cancel(
+                    consumer.tag().as_str().into(),
+                    BasicCancelOptions::default(),
+                )
+                .await
+                .map_err(queue_error("basic.cancel"))?;
+            link.channel
+                .basic_recover(BasicRecoverOptions { requeue: true })
+                .await
+                .map_err(queue_error("basic.recover"))?;
+        }
+        link.connection
+            .close(
+                lapin::protocol::constants::REPLY_SUCCESS,
+                "worker stopped".into(),
+            )
+            .await
+            .map_err(queue_error("connection.close"))
     }
 
     async fn publish(&self, jobs: Vec<JobEnvelope>) -> Result<(), BackendError> {

@@ -265,6 +265,10 @@ impl JobQueue for ShufflingQueue {
     async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         self.inner.take_dead_letters().await
     }
+
+    async fn stop_consuming(&self) -> Result<(), BackendError> {
+        self.inner.stop_consuming().await
+    }
 }
 
 /// Staging that keeps a copy of every blob written, for inspection.
@@ -401,6 +405,10 @@ impl JobQueue for SlowRunsQueue {
 
     async fn take_dead_letters(&self) -> Result<Vec<Delivery>, BackendError> {
         self.inner.take_dead_letters().await
+    }
+
+    async fn stop_consuming(&self) -> Result<(), BackendError> {
+        self.inner.stop_consuming().await
     }
 }
 

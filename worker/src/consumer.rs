@@ -10,8 +10,8 @@
 //! coordinator runs again. A job of a run that was cancelled, or is no
 //! longer in the job's epoch, or a job already done, is dropped. A message of another version goes
 //! back for a worker of that version, a bounded number of times, then to
-//! the dead letters. On shutdown the loop stops taking jobs and finishes
-//! the one in hand.
+//! the dead letters. On shutdown the loop stops taking jobs, finishes the
+//! one in hand and hands back those taken ahead of it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -84,6 +84,11 @@ pub async fn run_worker(backends: Backends, options: WorkerOptions, shutdown: Ca
     }
     tracker.close();
     tracker.wait().await;
+    // Jobs taken ahead (a broker's prefetch) go back for other workers now,
+    // not when this process exits.
+    if let Err(e) = backends.queue.stop_consuming().await {
+        warn!(error = %e, "cannot hand back the jobs taken ahead; the broker will on disconnect");
+    }
 }
 
 /// The pause before handing back attempt `attempt`: 1, 2, 4, 8 s.
