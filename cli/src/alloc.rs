@@ -7,10 +7,12 @@
 //!   the kernel zero fresh pages (about 10 % of a run's time otherwise).
 //! - `worker`: return it at once: a long-running worker's resident memory then
 //!   follows the job in hand (issue 3's memory goal), not its largest job.
-//! - `worker`, `coordinator`: no transparent huge pages. mimalloc asks for
-//!   them by default; a 2 MiB page then stays resident while any of it is
-//!   used, so memory returned at once is not returned at all: a worker's
-//!   peak was about twice its live memory (docs/scaling.md).
+//! - `run`, `demo`, `worker`, `coordinator`: no transparent huge pages.
+//!   mimalloc asks for them by default; a 2 MiB page then stays resident
+//!   while any of it is used, so memory returned at once is not returned at
+//!   all: a worker's peak was about twice its live memory (docs/scaling.md).
+//!   A run with them spent twice the system time zeroing them and was a few
+//!   per cent slower (BENCHMARKS.md, three alternated sample sets).
 
 use std::os::unix::process::CommandExt;
 
@@ -23,7 +25,7 @@ const TUNED: &str = "RAPPORT_ALLOCATOR_TUNED";
 /// The mimalloc options for a subcommand, if it wants any.
 fn options_for(subcommand: &str) -> &'static [(&'static str, &'static str)] {
     match subcommand {
-        "run" | "demo" => &[("MIMALLOC_PURGE_DELAY", "-1")],
+        "run" | "demo" => &[("MIMALLOC_PURGE_DELAY", "-1"), ("MIMALLOC_ALLOW_THP", "0")],
         "worker" => &[
             ("MIMALLOC_PURGE_DECOMMITS", "1"),
             ("MIMALLOC_PURGE_DELAY", "0"),
